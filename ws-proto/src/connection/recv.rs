@@ -1,0 +1,288 @@
+//! Input: parsing received bytes into events.
+
+use super::{Connection, Role};
+use crate::close::CloseFrame;
+use crate::error::ProtocolError;
+use crate::frame::{DataKind, FrameHeader, OpCode};
+use crate::keys::MaskKeySource;
+use crate::mask::{MaskKey, apply_mask};
+use crate::recv_buf::RecvBuf;
+use crate::send_buf::SendStorage;
+use crate::status::Status;
+use crate::time::Instant;
+use crate::utf8::Utf8Validator;
+
+/// What the peer said, borrowed from the receive buffer.
+///
+/// Data frames are delivered in chunks as their bytes arrive, already
+/// unmasked and (for text) UTF-8-validated up to the chunk's end, so a
+/// buffer of a few KiB can receive a message of any size. A chunk of a text
+/// message may end inside a multi-byte character; the message as a whole is
+/// valid UTF-8 once `end_of_message` arrives without a failure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Part of a data message.
+    Data {
+        /// The message's kind (from its first frame).
+        kind: DataKind,
+        /// The next bytes of the message; may be empty (empty frames).
+        payload: &'a [u8],
+        /// The last chunk of its frame.
+        end_of_frame: bool,
+        /// The last chunk of the message.
+        end_of_message: bool,
+    },
+    /// A Ping arrived; the Pong is already queued (RFC 6455 §5.5.2).
+    Ping(&'a [u8]),
+    /// A Pong arrived (RFC 6455 §5.5.3).
+    Pong(&'a [u8]),
+    /// The peer's Close frame arrived; the answering Close is already queued
+    /// unless this end closed first (RFC 6455 §5.5.1).
+    CloseReceived(CloseFrame<'a>),
+}
+
+/// The data frame whose payload is arriving.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    kind: DataKind,
+    fin: bool,
+    mask: Option<MaskKey>,
+    remaining: u64,
+    /// Payload bytes already seen, modulo 4: the mask phase.
+    offset: usize,
+}
+
+/// The message being received.
+#[derive(Debug, Clone, Copy)]
+struct InMessage {
+    kind: DataKind,
+    size: u64,
+    fragments: u32,
+}
+
+/// Receive-side state.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RecvState {
+    frame: Option<InFrame>,
+    message: Option<InMessage>,
+    utf8: Utf8Validator,
+    /// After a failure or a received Close: input is dropped unread.
+    pub(crate) discarding: bool,
+}
+
+impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
+    /// Processes received bytes and returns the next event, or `None` when
+    /// `buf` holds no complete event (read more then) or the connection is
+    /// discarding input.
+    ///
+    /// Call it in a loop after every read until it returns `None`, then
+    /// drain [`poll_transmit`](Self::poll_transmit) (automatic Pongs and
+    /// Close replies are queued here) and [`poll_event`](Self::poll_event).
+    /// Peer faults are not errors here: the connection fails itself and
+    /// reports [`Lifecycle::Failed`](crate::Lifecycle::Failed).
+    ///
+    /// Payloads are unmasked in place and borrow `buf`; the connection itself
+    /// is free to use (for example to echo the chunk) while they live.
+    pub fn receive<'b, B>(&mut self, now: Instant, buf: &'b mut RecvBuf<B>) -> Option<Event<'b>>
+    where
+        B: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        loop {
+            if self.recv.discarding {
+                buf.consume_all();
+                return None;
+            }
+            if buf.is_empty() {
+                return None;
+            }
+            self.note_activity(now);
+            if let Some(frame) = self.recv.frame {
+                return self.receive_payload(now, buf, frame);
+            }
+            let (header, header_len) = match FrameHeader::parse(buf.filled()) {
+                Ok(Status::Complete(parsed)) => parsed,
+                Ok(Status::Partial) => return None,
+                Err(err) => {
+                    self.fail(now, err);
+                    continue;
+                }
+            };
+            if let Err(err) = self.check_header(&header) {
+                self.fail(now, err);
+                continue;
+            }
+            if header.opcode.is_control() {
+                return self.receive_control(now, buf, &header, header_len);
+            }
+            buf.consume(header_len);
+            let message = self.recv.message.map_or(DataKind::Binary, |m| m.kind);
+            let frame = InFrame {
+                kind: message,
+                fin: header.fin,
+                mask: header.mask,
+                remaining: header.payload_len,
+                offset: 0,
+            };
+            if header.payload_len > 0 {
+                self.recv.frame = Some(frame);
+                continue;
+            }
+            // An empty data frame is an event of its own.
+            if header.fin && frame.kind == DataKind::Text && self.recv.utf8.finish().is_err() {
+                self.fail(now, ProtocolError::InvalidUtf8);
+                continue;
+            }
+            if header.fin {
+                self.recv.message = None;
+            }
+            return Some(Event::Data {
+                kind: frame.kind,
+                payload: &[],
+                end_of_frame: true,
+                end_of_message: header.fin,
+            });
+        }
+    }
+
+    /// Validates what the header alone cannot: RSV bits, the mask bit for
+    /// this role, fragmentation order and size limits. Updates the message
+    /// bookkeeping for a valid data frame.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        if header.rsv & !self.rsv_allowed != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        match (self.role, header.mask) {
+            (Role::Server, None) if !self.config.accept_unmasked_frames => {
+                return Err(ProtocolError::UnmaskedFrame);
+            }
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.opcode.is_control() {
+            return Ok(());
+        }
+        if header.payload_len > self.config.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        let message = match (header.opcode, self.recv.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(m)) => m,
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, None) => InMessage {
+                kind: if opcode == OpCode::Text {
+                    DataKind::Text
+                } else {
+                    DataKind::Binary
+                },
+                size: 0,
+                fragments: 0,
+            },
+        };
+        let size = message.size.saturating_add(header.payload_len);
+        if size > self.config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if message.fragments >= self.config.max_fragments {
+            return Err(ProtocolError::TooManyFragments);
+        }
+        self.recv.message = Some(InMessage {
+            size,
+            fragments: message.fragments + 1,
+            ..message
+        });
+        Ok(())
+    }
+
+    /// Delivers the next chunk of the current data frame.
+    fn receive_payload<'b, B>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut RecvBuf<B>,
+        frame: InFrame,
+    ) -> Option<Event<'b>>
+    where
+        B: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        let take = usize::try_from(frame.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let chunk = &mut buf.filled_mut()[..take];
+        if let Some(key) = frame.mask {
+            apply_mask(chunk, key, frame.offset);
+        }
+        let remaining = frame.remaining - take as u64;
+        let end_of_frame = remaining == 0;
+        let end_of_message = end_of_frame && frame.fin;
+        if frame.kind == DataKind::Text {
+            let valid = self.recv.utf8.feed(chunk).is_ok()
+                && (!end_of_message || self.recv.utf8.finish().is_ok());
+            if !valid {
+                self.fail(now, ProtocolError::InvalidUtf8);
+                buf.consume_all();
+                return None;
+            }
+        }
+        if end_of_frame {
+            self.recv.frame = None;
+            if end_of_message {
+                self.recv.message = None;
+            }
+        } else {
+            self.recv.frame = Some(InFrame {
+                remaining,
+                offset: (frame.offset + take) % 4,
+                ..frame
+            });
+        }
+        Some(Event::Data {
+            kind: frame.kind,
+            payload: buf.consume(take),
+            end_of_frame,
+            end_of_message,
+        })
+    }
+
+    /// Handles a control frame once it is whole in the buffer (it always
+    /// fits: the buffer holds at least a maximal header plus 125 bytes).
+    fn receive_control<'b, B>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut RecvBuf<B>,
+        header: &FrameHeader,
+        header_len: usize,
+    ) -> Option<Event<'b>>
+    where
+        B: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        // Control frames are at most 125 bytes: the cast cannot truncate.
+        let len = header.payload_len as usize;
+        if buf.len() < header_len + len {
+            return None;
+        }
+        buf.consume(header_len);
+        let payload = &mut buf.filled_mut()[..len];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        match header.opcode {
+            OpCode::Ping => self.reply_pong(payload),
+            OpCode::Close => match CloseFrame::parse(payload) {
+                Ok(frame) => self.on_close_received(now, &frame),
+                Err(err) => {
+                    self.fail(now, err);
+                    buf.consume_all();
+                    return None;
+                }
+            },
+            _ => {}
+        }
+        let payload = buf.consume(len);
+        Some(match header.opcode {
+            OpCode::Ping => Event::Ping(payload),
+            OpCode::Pong => Event::Pong(payload),
+            // Parsed successfully above; the bytes have not changed.
+            _ => Event::CloseReceived(CloseFrame::parse(payload).unwrap_or(CloseFrame {
+                code: crate::close::CloseCode::NO_STATUS_RCVD,
+                reason: "",
+            })),
+        })
+    }
+}

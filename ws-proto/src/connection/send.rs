@@ -1,0 +1,224 @@
+//! Commands: encoding frames into the send buffer.
+
+use super::{Connection, ControlPayload, Shutdown, State};
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN, StoredClose};
+use crate::error::SendError;
+use crate::frame::{DataKind, FrameHeader, MAX_HEADER_LEN, OpCode, field};
+use crate::keys::MaskKeySource;
+use crate::mask::apply_mask;
+use crate::send_buf::SendStorage;
+use crate::time::Instant;
+
+impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
+    /// Sends a whole text message (one frame).
+    ///
+    /// Fails with [`SendError::InvalidState`] once closing has begun,
+    /// [`SendError::FragmentInProgress`] inside a fragmented message, and
+    /// [`SendError::BufferFull`] when the send buffer is at its watermark
+    /// (nothing is queued then; drain [`poll_transmit`](Self::poll_transmit)
+    /// and retry). Afterwards drain `poll_transmit`.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(DataKind::Text, text.as_bytes())
+    }
+
+    /// Sends a whole binary message (one frame). Errors as for
+    /// [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(DataKind::Binary, data)
+    }
+
+    fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        self.encode_frame(kind.opcode(), true, data, false)
+    }
+
+    /// Sends one fragment of a message (RFC 6455 §5.4): the first call starts
+    /// a `kind` message, later calls continue it, and `fin` ends it.
+    ///
+    /// Control frames may be sent between fragments; whole messages may not
+    /// ([`SendError::FragmentInProgress`], also returned when `kind` differs
+    /// from the message's kind). The caller is responsible for text
+    /// fragments forming valid UTF-8 once joined.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match self.sending {
+            Some(current) if current != kind => return Err(SendError::FragmentInProgress),
+            Some(_) => OpCode::Continuation,
+            None => kind.opcode(),
+        };
+        self.encode_frame(opcode, fin, data, false)?;
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Sends a Ping (RFC 6455 §5.5.2) with at most 125 bytes of payload.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        self.send_control(OpCode::Ping, payload, false)
+    }
+
+    /// Sends an unsolicited Pong (RFC 6455 §5.5.3), a one-way heartbeat.
+    /// Pings are answered automatically; this is not needed for that.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        self.send_control(OpCode::Pong, payload, false)
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2) with `code` and a
+    /// reason of at most 123 bytes.
+    ///
+    /// Afterwards no data can be sent; keep feeding input until the peer's
+    /// Close arrives and the connection reports [`Lifecycle::Closed`], or
+    /// the close timeout (armed from `now`) expires. Fails with
+    /// [`SendError::InvalidState`] if a Close was already sent or received.
+    ///
+    /// [`Lifecycle::Closed`]: crate::Lifecycle::Closed
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if self.state != State::Open || self.close_sent.is_some() || self.pending_close.is_some() {
+            return Err(SendError::InvalidState);
+        }
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode);
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::CloseReasonTooLong);
+        }
+        let frame = StoredClose::new(&CloseFrame { code, reason });
+        self.write_close(&frame)?;
+        self.start_close(now, frame);
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.state == State::Open && self.close_sent.is_none() && self.pending_close.is_none() {
+            Ok(())
+        } else {
+            Err(SendError::InvalidState)
+        }
+    }
+
+    /// Encodes a control frame. `automatic` frames (pongs, keepalive pings)
+    /// ignore the watermark, which only pushes back on the application.
+    pub(crate) fn send_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        automatic: bool,
+    ) -> Result<(), SendError> {
+        if payload.len() > field::MAX_CONTROL_PAYLOAD {
+            return Err(SendError::FrameTooLarge);
+        }
+        self.encode_frame(opcode, true, payload, automatic)
+    }
+
+    /// Answers a Ping: at once if there is room, otherwise by keeping only
+    /// the latest unanswered Ping (RFC 6455 §5.5.3 allows answering only the
+    /// most recent one), so a ping flood from a peer that does not read
+    /// cannot grow the buffer.
+    pub(crate) fn reply_pong(&mut self, payload: &[u8]) {
+        if self.close_sent.is_some()
+            || self.pending_close.is_some()
+            || self.shutdown != Shutdown::No
+        {
+            return;
+        }
+        let over = self.send.pending_len() >= self.config.send_buffer_watermark;
+        if over || self.send_control(OpCode::Pong, payload, true).is_err() {
+            self.pending_pong = Some(ControlPayload::new(payload));
+        }
+    }
+
+    /// Queues a Close frame this end must send (an echo, a failure, a
+    /// timeout): written now if it fits, else on the next `poll_transmit`.
+    pub(crate) fn queue_close_frame(&mut self, frame: StoredClose) {
+        if self.close_sent.is_some() || self.pending_close.is_some() {
+            return;
+        }
+        if self.write_close(&frame).is_err() {
+            self.pending_close = Some(frame);
+        }
+    }
+
+    fn write_close(&mut self, frame: &StoredClose) -> Result<(), SendError> {
+        let close = frame.get();
+        let mut payload = [0u8; field::MAX_CONTROL_PAYLOAD];
+        let len = close.encoded_len();
+        if len > 0 {
+            payload[..2].copy_from_slice(&close.code.as_u16().to_be_bytes());
+            payload[2..len].copy_from_slice(close.reason.as_bytes());
+        }
+        self.encode_frame(OpCode::Close, true, &payload[..len], true)?;
+        self.close_sent = Some(close.code);
+        self.sending = None;
+        Ok(())
+    }
+
+    /// Writes automatic control frames that did not fit earlier.
+    pub(crate) fn flush_pending_control(&mut self) {
+        if let Some(pong) = self.pending_pong {
+            // No Pong after a Close; otherwise write it if it fits now.
+            let closing = self.pending_close.is_some() || self.close_sent.is_some();
+            if closing
+                || self
+                    .send_control(OpCode::Pong, pong.as_slice(), true)
+                    .is_ok()
+            {
+                self.pending_pong = None;
+            }
+        }
+        if let Some(close) = self.pending_close
+            && self.write_close(&close).is_ok()
+        {
+            self.pending_close = None;
+        }
+    }
+
+    /// Encodes one frame into the send buffer, masking it for a client.
+    fn encode_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        automatic: bool,
+    ) -> Result<(), SendError> {
+        let mut header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mask_len = if self.role == super::Role::Client {
+            4
+        } else {
+            0
+        };
+        let needed = header.encoded_len() + mask_len + payload.len();
+        let pending = self.send.pending_len();
+        if !automatic && pending > 0 && pending + needed > self.config.send_buffer_watermark {
+            return Err(SendError::BufferFull { needed });
+        }
+        if !self.send.make_room(needed) {
+            return Err(SendError::BufferFull { needed });
+        }
+        if self.role == super::Role::Client {
+            header.mask = Some(self.keys.next_mask_key());
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head).unwrap_or(0);
+        self.send.push(&head[..head_len]);
+        self.send.push(payload);
+        if let Some(key) = header.mask {
+            apply_mask(self.send.tail_mut(payload.len()), key, 0);
+        }
+        Ok(())
+    }
+}

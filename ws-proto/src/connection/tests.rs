@@ -1,0 +1,685 @@
+//! Connection tests named after RFC 6455 sections: the §5.7 vectors fed
+//! whole, byte by byte and split at every offset; failures and their close
+//! codes; the closing handshake; timers on a fake clock.
+
+extern crate std;
+
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::close::CloseCode;
+use crate::error::SendError;
+use crate::keys::NoMaskKeys;
+use crate::recv_buf::RecvBuf;
+use core::time::Duration;
+
+type TestConn = Connection<fn() -> [u8; 4], Vec<u8>>;
+
+fn fixed_key() -> [u8; 4] {
+    [0x37, 0xfa, 0x21, 0x3d]
+}
+
+fn conn(role: Role, config: Config) -> TestConn {
+    Connection::with_parts(
+        role,
+        config,
+        Instant::ZERO,
+        fixed_key as fn() -> [u8; 4],
+        Vec::new(),
+    )
+}
+
+/// An event in owned form, with data chunks of one frame merged, so runs
+/// with different split points compare equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Frame {
+        kind: DataKind,
+        payload: Vec<u8>,
+        end_of_message: bool,
+    },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(u16, std::string::String),
+    Life(Lifecycle),
+}
+
+/// Feeds `chunks` into a connection and records events, lifecycle changes
+/// and every byte it transmits.
+fn run(conn: &mut TestConn, chunks: &[&[u8]], buf_size: usize) -> (Vec<Seen>, Vec<u8>, bool) {
+    let mut buf = RecvBuf::new(vec![0u8; buf_size]).unwrap();
+    let mut seen = Vec::new();
+    let mut partial: Option<(DataKind, Vec<u8>)> = None;
+    let mut out = Vec::new();
+    let mut shutdown = false;
+    for chunk in chunks {
+        let mut rest = *chunk;
+        while !rest.is_empty() {
+            let n = buf.extend_from_slice(rest);
+            rest = &rest[n..];
+            while let Some(event) = conn.receive(Instant::ZERO, &mut buf) {
+                match event {
+                    Event::Data {
+                        kind,
+                        payload,
+                        end_of_frame,
+                        end_of_message,
+                    } => {
+                        let entry = partial.get_or_insert_with(|| (kind, Vec::new()));
+                        entry.1.extend_from_slice(payload);
+                        if end_of_frame {
+                            let (kind, payload) = partial.take().unwrap();
+                            seen.push(Seen::Frame {
+                                kind,
+                                payload,
+                                end_of_message,
+                            });
+                        }
+                    }
+                    Event::Ping(p) => seen.push(Seen::Ping(p.to_vec())),
+                    Event::Pong(p) => seen.push(Seen::Pong(p.to_vec())),
+                    Event::CloseReceived(f) => {
+                        seen.push(Seen::Close(f.code.as_u16(), f.reason.into()))
+                    }
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        drain(conn, &mut out, &mut shutdown, &mut seen);
+    }
+    (seen, out, shutdown)
+}
+
+fn drain(conn: &mut TestConn, out: &mut Vec<u8>, shutdown: &mut bool, seen: &mut Vec<Seen>) {
+    while let Some(t) = conn.poll_transmit() {
+        match t {
+            Transmit::Bytes(b) => {
+                let n = b.len();
+                out.extend_from_slice(b);
+                conn.consume_transmit(n);
+            }
+            Transmit::Shutdown => *shutdown = true,
+        }
+    }
+    while let Some(life) = conn.poll_event() {
+        seen.push(Seen::Life(life));
+    }
+}
+
+/// Runs `input` whole, one byte at a time and split at every offset into a
+/// server (or client) connection and checks all runs agree.
+fn split_invariant(role: Role, input: &[u8]) -> (Vec<Seen>, Vec<u8>, bool) {
+    let whole = run(&mut conn(role, Config::default()), &[input], 1024);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(
+        run(&mut conn(role, Config::default()), &bytes, 1024),
+        whole,
+        "byte by byte"
+    );
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        assert_eq!(
+            run(&mut conn(role, Config::default()), &[a, b], 1024),
+            whole,
+            "split at {split}"
+        );
+    }
+    // The smallest receive buffer gives the same result too.
+    assert_eq!(
+        run(&mut conn(role, Config::default()), &[input], 256),
+        whole,
+        "small buffer"
+    );
+    whole
+}
+
+fn frame(kind: DataKind, payload: &[u8], end_of_message: bool) -> Seen {
+    Seen::Frame {
+        kind,
+        payload: payload.to_vec(),
+        end_of_message,
+    }
+}
+
+const MASKED_HELLO: &[u8] = &[
+    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+];
+
+// ---------------------------------------------------------------- §5.7
+
+#[test]
+fn s5_7_unmasked_text_to_client() {
+    let (seen, out, _) = split_invariant(Role::Client, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(seen, [frame(DataKind::Text, b"Hello", true)]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn s5_7_masked_text_to_server() {
+    let (seen, _, _) = split_invariant(Role::Server, MASKED_HELLO);
+    assert_eq!(seen, [frame(DataKind::Text, b"Hello", true)]);
+}
+
+#[test]
+fn s5_7_fragmented_text() {
+    let input = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+    let (seen, _, _) = split_invariant(Role::Client, &input);
+    assert_eq!(
+        seen,
+        [
+            frame(DataKind::Text, b"Hel", false),
+            frame(DataKind::Text, b"lo", true)
+        ]
+    );
+}
+
+#[test]
+fn s5_7_ping_is_answered_with_pong() {
+    // Unmasked Ping "Hello" to a client; the client answers with a masked Pong.
+    let (seen, out, _) = split_invariant(Role::Client, &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(seen, [Seen::Ping(b"Hello".to_vec())]);
+    assert_eq!(
+        out,
+        [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+        ]
+    );
+}
+
+#[test]
+fn s5_7_masked_pong() {
+    let input = [
+        0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    let (seen, out, _) = split_invariant(Role::Server, &input);
+    assert_eq!(seen, [Seen::Pong(b"Hello".to_vec())]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn s5_7_binary_256_and_64k() {
+    let mut input = vec![0x82, 0x7e, 0x01, 0x00];
+    input.extend((0..256).map(|i| i as u8));
+    let (seen, _, _) = run(&mut conn(Role::Client, Config::default()), &[&input], 256);
+    assert_eq!(seen, [frame(DataKind::Binary, &input[4..], true)]);
+
+    let mut big = vec![0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0];
+    big.extend((0..65536).map(|i| (i % 251) as u8));
+    let (seen, _, _) = run(&mut conn(Role::Client, Config::default()), &[&big], 300);
+    assert_eq!(seen, [frame(DataKind::Binary, &big[10..], true)]);
+}
+
+#[test]
+fn s5_7_encoded_frames_are_byte_exact() {
+    let mut server = conn(Role::Server, Config::default());
+    server.send_text("Hello").unwrap();
+    assert_eq!(
+        server.poll_transmit(),
+        Some(Transmit::Bytes(
+            &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f][..]
+        ))
+    );
+    server.consume_transmit(7);
+    server.send_fragment(DataKind::Text, b"Hel", false).unwrap();
+    server.send_fragment(DataKind::Text, b"lo", true).unwrap();
+    server.send_ping(b"Hello").unwrap();
+    let Some(Transmit::Bytes(bytes)) = server.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(
+        bytes,
+        [
+            0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f, 0x89, 0x05, 0x48, 0x65, 0x6c,
+            0x6c, 0x6f
+        ]
+    );
+
+    let mut client = conn(Role::Client, Config::default());
+    client.send_text("Hello").unwrap();
+    assert_eq!(client.poll_transmit(), Some(Transmit::Bytes(MASKED_HELLO)));
+
+    let mut server = conn(Role::Server, Config::default());
+    server.send_binary(&[0u8; 256]).unwrap();
+    let Some(Transmit::Bytes(bytes)) = server.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(bytes[..4], [0x82, 0x7e, 0x01, 0x00]);
+    let len = bytes.len();
+    server.consume_transmit(len);
+    server.send_binary(&[0u8; 65536]).unwrap();
+    let Some(Transmit::Bytes(bytes)) = server.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(bytes[..10], [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
+}
+
+// ---------------------------------------------------------------- failures
+
+/// Feeds `input` to a server and returns the close code it sent and the
+/// failure it reported.
+fn server_failure(
+    config: Config,
+    input: &[u8],
+) -> (Option<CloseCode>, Option<ProtocolError>, Vec<Seen>) {
+    let mut server = conn(Role::Server, config);
+    let (seen, out, shutdown) = run(&mut server, &[input], 1024);
+    let failure = seen.iter().find_map(|s| match s {
+        Seen::Life(Lifecycle::Failed(e)) => Some(*e),
+        _ => None,
+    });
+    if failure.is_some() {
+        // A server that fails the connection closes the transport at once.
+        assert!(shutdown, "no shutdown after failure");
+        assert!(server.is_closed());
+        // Only a close frame comes out after the failure.
+        assert_eq!(out[0], 0x88, "close frame expected, got {out:?}");
+    }
+    let code = server.close_sent();
+    (code, failure, seen)
+}
+
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut out = vec![first];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 65535 => {
+            out.push(0x80 | 126);
+            out.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend((n as u64).to_be_bytes());
+        }
+    }
+    out.extend(key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+macro_rules! failures {
+    ($($name:ident: $input:expr => $err:expr, $code:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let (code, err, _) = server_failure(Config::default(), &$input);
+            assert_eq!(err, Some($err));
+            assert_eq!(code, Some(CloseCode::new($code)));
+        }
+    )*};
+}
+
+failures! {
+    s5_1_unmasked_client_frame: [0x81, 0x00] => ProtocolError::UnmaskedFrame, 1002;
+    s5_2_rsv1_without_extension: masked(0xc1, b"x") => ProtocolError::ReservedBits, 1002;
+    s5_2_rsv3_without_extension: masked(0x91, b"x") => ProtocolError::ReservedBits, 1002;
+    s5_2_reserved_data_opcode: masked(0x83, b"") => ProtocolError::ReservedOpcode(3), 1002;
+    s5_2_reserved_control_opcode: masked(0x8b, b"") => ProtocolError::ReservedOpcode(0xb), 1002;
+    s5_2_length_top_bit: [0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4] => ProtocolError::InvalidLength, 1002;
+    s5_5_fragmented_ping: masked(0x09, b"") => ProtocolError::FragmentedControlFrame, 1002;
+    s5_5_ping_over_125: masked(0x89, &[0; 126]) => ProtocolError::ControlFrameTooLong, 1002;
+    s5_4_continuation_without_message: masked(0x80, b"x") => ProtocolError::UnexpectedContinuation, 1002;
+    s5_4_new_message_inside_fragmented: [masked(0x01, b"a"), masked(0x81, b"b")].concat() => ProtocolError::ExpectedContinuation, 1002;
+    s5_5_1_close_one_byte: masked(0x88, b"\x03") => ProtocolError::InvalidClosePayload, 1002;
+    s7_4_close_code_1005: masked(0x88, b"\x03\xed") => ProtocolError::InvalidCloseCode(1005), 1002;
+    s8_1_close_reason_not_utf8: masked(0x88, b"\x03\xe8\xc0") => ProtocolError::InvalidUtf8, 1007;
+    s8_1_invalid_utf8_text: masked(0x81, b"\xce\xba\xed\xa0\x80") => ProtocolError::InvalidUtf8, 1007;
+    s8_1_truncated_utf8_text: masked(0x81, b"\xce") => ProtocolError::InvalidUtf8, 1007;
+    s8_1_invalid_utf8_across_fragments: [masked(0x01, b"\xf0\x9f"), masked(0x80, b"\x98\x28")].concat() => ProtocolError::InvalidUtf8, 1007;
+}
+
+#[test]
+fn s8_1_utf8_fails_fast_before_message_end() {
+    // The first fragment is already invalid; the message never finishes.
+    let (code, err, seen) = server_failure(Config::default(), &masked(0x01, b"ok\xff"));
+    assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+    assert_eq!(code, Some(CloseCode::INVALID_PAYLOAD));
+    assert!(
+        !seen.iter().any(|s| matches!(s, Seen::Frame { .. })),
+        "invalid chunk delivered"
+    );
+}
+
+#[test]
+fn s10_4_frame_too_large_decided_from_header() {
+    let mut config = Config::default();
+    config.max_frame_size(1000);
+    // Only the header of a 2^40-byte frame: rejected without its payload.
+    let header = [0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+    let (code, err, _) = server_failure(config, &header);
+    assert_eq!(err, Some(ProtocolError::FrameTooLarge));
+    assert_eq!(code, Some(CloseCode::MESSAGE_TOO_BIG));
+}
+
+#[test]
+fn s10_4_message_limit_at_the_crossing_fragment() {
+    let mut config = Config::default();
+    config.max_message_size(10);
+    let input = [
+        masked(0x02, &[1; 6]),
+        masked(0x00, &[2; 4]),
+        masked(0x80, &[3; 1]),
+    ]
+    .concat();
+    let (code, err, seen) = server_failure(config, &input);
+    assert_eq!(err, Some(ProtocolError::MessageTooLarge));
+    assert_eq!(code, Some(CloseCode::MESSAGE_TOO_BIG));
+    // The two fragments within the limit were delivered.
+    assert_eq!(
+        seen.iter()
+            .filter(|s| matches!(s, Seen::Frame { .. }))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn s10_4_fragment_count_cap() {
+    let mut config = Config::default();
+    config.max_fragments(3);
+    let mut input = masked(0x02, b"");
+    for _ in 0..5 {
+        input.extend(masked(0x00, b""));
+    }
+    let (code, err, _) = server_failure(config, &input);
+    assert_eq!(err, Some(ProtocolError::TooManyFragments));
+    assert_eq!(code, Some(CloseCode::POLICY_VIOLATION));
+}
+
+#[test]
+fn s5_1_client_rejects_masked_server_frame() {
+    let mut client = conn(Role::Client, Config::default());
+    let (seen, out, shutdown) = run(&mut client, &[MASKED_HELLO], 1024);
+    assert_eq!(
+        seen,
+        [Seen::Life(Lifecycle::Failed(ProtocolError::MaskedFrame))]
+    );
+    // The client sends its (masked) close and waits for the server to close.
+    assert_eq!(out[0], 0x88);
+    assert!(!shutdown);
+    assert_eq!(client.state(), State::Closing);
+    client.receive_eof(Instant::ZERO);
+    assert!(client.is_closed());
+}
+
+#[test]
+fn input_after_failure_is_discarded() {
+    let input = [vec![0x81, 0x00], masked(0x81, b"never seen")].concat();
+    let (_, err, seen) = server_failure(Config::default(), &input);
+    assert_eq!(err, Some(ProtocolError::UnmaskedFrame));
+    assert!(!seen.iter().any(|s| matches!(s, Seen::Frame { .. })));
+}
+
+// ---------------------------------------------------------------- §5.4, §5.5 interleaving
+
+#[test]
+fn s5_4_control_frames_inside_fragmented_message() {
+    let input = [
+        masked(0x01, b"fra"),
+        masked(0x89, b"p"),
+        masked(0x80, b"gment"),
+    ]
+    .concat();
+    let (seen, out, _) = split_invariant(Role::Server, &input);
+    assert_eq!(
+        seen,
+        [
+            frame(DataKind::Text, b"fra", false),
+            Seen::Ping(b"p".to_vec()),
+            frame(DataKind::Text, b"gment", true)
+        ]
+    );
+    assert_eq!(out, [0x8a, 0x01, b'p']);
+}
+
+#[test]
+fn empty_frames_are_events() {
+    let input = [masked(0x81, b""), masked(0x02, b""), masked(0x80, b"")].concat();
+    let (seen, _, _) = split_invariant(Role::Server, &input);
+    assert_eq!(
+        seen,
+        [
+            frame(DataKind::Text, b"", true),
+            frame(DataKind::Binary, b"", false),
+            frame(DataKind::Binary, b"", true)
+        ]
+    );
+}
+
+// ---------------------------------------------------------------- §7 closing handshake
+
+#[test]
+fn s7_1_remote_close_is_echoed_and_server_closes_first() {
+    let (seen, out, shutdown) = split_invariant(Role::Server, &masked(0x88, b"\x03\xe8bye"));
+    assert_eq!(seen[0], Seen::Close(1000, "bye".into()));
+    let Seen::Life(Lifecycle::Closed(outcome)) = seen[1] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(outcome.code, CloseCode::NORMAL);
+    assert_eq!(outcome.sent, Some(CloseCode::NORMAL));
+    assert_eq!(outcome.initiator, Initiator::Remote);
+    assert!(outcome.clean);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xe8]);
+    assert!(shutdown);
+}
+
+#[test]
+fn s7_1_5_empty_close_is_echoed_empty() {
+    let (seen, out, _) = run(
+        &mut conn(Role::Server, Config::default()),
+        &[&masked(0x88, b"")],
+        1024,
+    );
+    assert_eq!(seen[0], Seen::Close(1005, "".into()));
+    assert_eq!(out, [0x88, 0x00]);
+}
+
+#[test]
+fn s7_1_local_close_waits_for_the_peer() {
+    let mut server = conn(Role::Server, Config::default());
+    server
+        .close(Instant::ZERO, CloseCode::GOING_AWAY, "shutdown")
+        .unwrap();
+    assert_eq!(server.state(), State::Closing);
+    assert_eq!(server.send_text("late"), Err(SendError::InvalidState));
+    assert_eq!(
+        server.close(Instant::ZERO, CloseCode::NORMAL, ""),
+        Err(SendError::InvalidState)
+    );
+    let (seen, out, shutdown) = run(&mut server, &[&masked(0x88, b"\x03\xe9")], 1024);
+    assert_eq!(&out[..4], [0x88, 0x0a, 0x03, 0xe9]);
+    assert_eq!(&out[4..], b"shutdown");
+    assert!(shutdown);
+    let Some(Seen::Life(Lifecycle::Closed(outcome))) = seen.last() else {
+        panic!()
+    };
+    assert_eq!(outcome.initiator, Initiator::Local);
+    assert!(outcome.clean);
+    // Data after the close frame is discarded.
+    let (seen, _, _) = run(&mut server, &[&masked(0x81, b"x")], 1024);
+    assert!(seen.is_empty());
+}
+
+#[test]
+fn s7_4_close_rejects_unsendable_codes_and_long_reasons() {
+    let mut server = conn(Role::Server, Config::default());
+    assert_eq!(
+        server.close(Instant::ZERO, CloseCode::NO_STATUS_RCVD, ""),
+        Err(SendError::InvalidCloseCode)
+    );
+    assert_eq!(
+        server.close(Instant::ZERO, CloseCode::new(1004), ""),
+        Err(SendError::InvalidCloseCode)
+    );
+    let long = "x".repeat(124);
+    assert_eq!(
+        server.close(Instant::ZERO, CloseCode::NORMAL, &long),
+        Err(SendError::CloseReasonTooLong)
+    );
+    assert!(server.is_open());
+    assert_eq!(server.send_ping(&[0; 126]), Err(SendError::FrameTooLarge));
+}
+
+#[test]
+fn s7_1_7_eof_without_close_is_abnormal() {
+    let mut server = conn(Role::Server, Config::default());
+    server.receive_eof(Instant::ZERO);
+    assert!(server.is_closed());
+    let Some(Lifecycle::Closed(outcome)) = server.poll_event() else {
+        panic!()
+    };
+    assert_eq!(outcome.code, CloseCode::ABNORMAL_CLOSURE);
+    assert_eq!(outcome.initiator, Initiator::Transport);
+    assert!(!outcome.clean);
+    assert_eq!(server.poll_event(), None);
+    server.receive_eof(Instant::ZERO);
+    assert_eq!(server.poll_event(), None, "Closed is reported once");
+}
+
+// ---------------------------------------------------------------- send side
+
+#[test]
+fn fragment_rules_on_send() {
+    let mut server = conn(Role::Server, Config::default());
+    server.send_fragment(DataKind::Binary, b"a", false).unwrap();
+    assert_eq!(server.send_text("x"), Err(SendError::FragmentInProgress));
+    assert_eq!(
+        server.send_fragment(DataKind::Text, b"b", true),
+        Err(SendError::FragmentInProgress)
+    );
+    server.send_ping(b"").unwrap();
+    server.send_fragment(DataKind::Binary, b"b", true).unwrap();
+    server.send_text("x").unwrap();
+}
+
+#[test]
+fn backpressure_watermark() {
+    let mut config = Config::default();
+    config.send_buffer_watermark(100);
+    let mut server = conn(Role::Server, config);
+    // One frame larger than the watermark fits an empty buffer.
+    server.send_binary(&[0; 200]).unwrap();
+    assert_eq!(
+        server.send_binary(b"x"),
+        Err(SendError::BufferFull { needed: 3 })
+    );
+    let before = server.send_buffered();
+    assert_eq!(before, 204);
+    server.consume_transmit(204);
+    for _ in 0..33 {
+        server.send_binary(b"x").unwrap();
+    }
+    assert_eq!(
+        server.send_binary(b"x"),
+        Err(SendError::BufferFull { needed: 3 })
+    );
+    assert_eq!(server.send_buffered(), 99);
+}
+
+#[test]
+fn fixed_storage_without_alloc_semantics() {
+    let mut server = Connection::with_parts(
+        Role::Server,
+        Config::default(),
+        Instant::ZERO,
+        NoMaskKeys,
+        crate::send_buf::ArrayStorage::<16>::new(),
+    );
+    server.send_binary(&[1; 10]).unwrap();
+    assert_eq!(
+        server.send_binary(&[1; 10]),
+        Err(SendError::BufferFull { needed: 12 })
+    );
+    // A ping flood while the storage is full: pongs coalesce to the latest.
+    let mut buf = RecvBuf::new([0u8; 512]).unwrap();
+    for i in 0..50u8 {
+        buf.extend_from_slice(&masked(0x89, &[i]));
+        while server.receive(Instant::ZERO, &mut buf).is_some() {}
+    }
+    // The first pong fitted; the other 49 pings left only the latest pending.
+    assert_eq!(server.send_buffered(), 15);
+    assert_eq!(server.send_storage().as_slice()[12..], [0x8a, 0x01, 0]);
+    server.consume_transmit(15);
+    let Some(Transmit::Bytes(bytes)) = server.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(bytes, [0x8a, 0x01, 49]);
+}
+
+// ---------------------------------------------------------------- timers
+
+fn secs(s: u64) -> Instant {
+    Instant::from_millis(s * 1000)
+}
+
+#[test]
+fn keepalive_ping_and_pong_deadline() {
+    let mut config = Config::default();
+    config
+        .keepalive_interval(Some(Duration::from_secs(10)))
+        .pong_timeout(Duration::from_secs(5));
+    let mut server = conn(Role::Server, config);
+    assert_eq!(server.poll_timeout(), Some(secs(10)));
+    server.handle_timeout(secs(9)); // early: a no-op
+    assert_eq!(server.send_buffered(), 0);
+    server.handle_timeout(secs(10));
+    let Some(Transmit::Bytes(bytes)) = server.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(bytes[..2], [0x89, 0x08]);
+    server.consume_transmit(10);
+    assert_eq!(server.poll_timeout(), Some(secs(15)));
+    // A pong within the deadline keeps the connection.
+    let mut buf = RecvBuf::new([0u8; 512]).unwrap();
+    buf.extend_from_slice(&masked(0x8a, &1u64.to_be_bytes()));
+    assert!(matches!(
+        server.receive(secs(12), &mut buf),
+        Some(Event::Pong(_))
+    ));
+    assert_eq!(server.poll_timeout(), Some(secs(22)));
+    // Silence: ping at 22, no answer by 27.
+    server.handle_timeout(secs(22));
+    server.handle_timeout(secs(27));
+    assert!(server.is_closed());
+    assert_eq!(server.poll_event(), Some(Lifecycle::KeepaliveTimedOut));
+    let Some(Lifecycle::Closed(outcome)) = server.poll_event() else {
+        panic!()
+    };
+    assert!(outcome.timed_out);
+    assert_eq!(outcome.sent, Some(CloseCode::INTERNAL_ERROR));
+}
+
+#[test]
+fn close_timeout_ends_an_ignored_close() {
+    let mut client = conn(Role::Client, Config::default());
+    client.close(secs(1), CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_timeout(), Some(secs(11)));
+    client.handle_timeout(secs(11));
+    assert!(client.is_closed());
+    let mut out = Vec::new();
+    let mut shutdown = false;
+    let mut seen = Vec::new();
+    drain(&mut client, &mut out, &mut shutdown, &mut seen);
+    assert!(shutdown);
+    let Some(Seen::Life(Lifecycle::Closed(outcome))) = seen.last() else {
+        panic!()
+    };
+    assert!(outcome.timed_out && !outcome.clean);
+    assert_eq!(client.poll_timeout(), None);
+}
+
+#[test]
+fn idle_timeout_closes_with_1001() {
+    let mut config = Config::default();
+    config.idle_timeout(Some(Duration::from_secs(30)));
+    let mut server = conn(Role::Server, config);
+    let mut buf = RecvBuf::new([0u8; 512]).unwrap();
+    buf.extend_from_slice(&masked(0x81, b"hi"));
+    while server.receive(secs(20), &mut buf).is_some() {}
+    assert_eq!(server.poll_timeout(), Some(secs(50)));
+    server.handle_timeout(secs(50));
+    assert_eq!(server.close_sent(), Some(CloseCode::GOING_AWAY));
+    assert_eq!(server.poll_timeout(), Some(secs(60)));
+}

@@ -1,0 +1,206 @@
+//! Send storage supplied by the caller (smoltcp's socket buffers): a
+//! growable `Vec<u8>` with `alloc`, or a fixed array without it.
+
+/// Storage for bytes waiting to be written to the transport.
+///
+/// The connection appends encoded frames at the end and the caller drains
+/// them from the front through
+/// [`Connection::poll_transmit`](crate::Connection::poll_transmit) /
+/// [`consume_transmit`](crate::Connection::consume_transmit).
+pub trait SendStorage {
+    /// The stored bytes.
+    fn as_slice(&self) -> &[u8];
+    /// The stored bytes, mutable (client masking works in place).
+    fn as_mut_slice(&mut self) -> &mut [u8];
+    /// Whether `additional` more bytes can be appended.
+    fn has_room(&self, additional: usize) -> bool;
+    /// Appends `data`. Only called after [`has_room`](Self::has_room) said yes.
+    fn extend_from_slice(&mut self, data: &[u8]);
+    /// Shortens the storage to `len` bytes.
+    fn truncate(&mut self, len: usize);
+}
+
+#[cfg(feature = "alloc")]
+impl SendStorage for alloc::vec::Vec<u8> {
+    fn as_slice(&self) -> &[u8] {
+        self
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self
+    }
+
+    fn has_room(&self, _additional: usize) -> bool {
+        true
+    }
+
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        Self::extend_from_slice(self, data);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Self::truncate(self, len);
+    }
+}
+
+/// Fixed send storage of `N` bytes, for targets without an allocator.
+#[derive(Clone)]
+pub struct ArrayStorage<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> ArrayStorage<N> {
+    /// Empty storage.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Default for ArrayStorage<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for ArrayStorage<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArrayStorage")
+            .field("capacity", &N)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<const N: usize> SendStorage for ArrayStorage<N> {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.len]
+    }
+
+    fn has_room(&self, additional: usize) -> bool {
+        N - self.len >= additional
+    }
+
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        let end = (self.len + data.len()).min(N);
+        let n = end - self.len;
+        self.buf[self.len..end].copy_from_slice(&data[..n]);
+        self.len = end;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+/// The connection's view of its storage: unsent bytes are `[head..len)`.
+#[derive(Debug, Clone)]
+pub(crate) struct SendBuf<S> {
+    storage: S,
+    head: usize,
+}
+
+impl<S: SendStorage> SendBuf<S> {
+    pub(crate) fn new(storage: S) -> Self {
+        Self { storage, head: 0 }
+    }
+
+    /// Bytes written but not yet handed to the transport.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.storage.as_slice()[self.head..]
+    }
+
+    pub(crate) fn pending_len(&self) -> usize {
+        self.storage.as_slice().len() - self.head
+    }
+
+    /// Marks `n` pending bytes as written.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.head = (self.head + n).min(self.storage.as_slice().len());
+        if self.head == self.storage.as_slice().len() {
+            self.storage.truncate(0);
+            self.head = 0;
+        }
+    }
+
+    /// Makes room for `needed` bytes, moving pending bytes to the front if
+    /// that helps; returns whether they fit.
+    pub(crate) fn make_room(&mut self, needed: usize) -> bool {
+        if self.storage.has_room(needed) {
+            // Keep the already-written prefix from growing without bound.
+            if self.head > 0 && self.head >= self.pending_len() {
+                self.compact();
+            }
+            return true;
+        }
+        if self.head > 0 {
+            self.compact();
+            return self.storage.has_room(needed);
+        }
+        false
+    }
+
+    fn compact(&mut self) {
+        let len = self.storage.as_slice().len();
+        self.storage.as_mut_slice().copy_within(self.head..len, 0);
+        self.storage.truncate(len - self.head);
+        self.head = 0;
+    }
+
+    /// Appends bytes; call [`make_room`](Self::make_room) first.
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        self.storage.extend_from_slice(data);
+    }
+
+    /// The last `n` bytes pushed, for masking in place.
+    pub(crate) fn tail_mut(&mut self, n: usize) -> &mut [u8] {
+        let slice = self.storage.as_mut_slice();
+        let len = slice.len();
+        &mut slice[len - n.min(len)..]
+    }
+
+    pub(crate) fn storage(&self) -> &S {
+        &self.storage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_storage_drains_and_compacts() {
+        let mut buf = SendBuf::new(ArrayStorage::<8>::new());
+        assert!(buf.make_room(6));
+        buf.push(b"abcdef");
+        assert!(!buf.make_room(3));
+        buf.consume(4);
+        assert_eq!(buf.pending(), b"ef");
+        assert!(buf.make_room(6));
+        buf.push(b"ghijkl");
+        assert_eq!(buf.pending(), b"efghijkl");
+        buf.consume(8);
+        assert_eq!(buf.pending_len(), 0);
+        assert!(buf.make_room(8));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn vec_storage_keeps_written_prefix_bounded() {
+        let mut buf = SendBuf::new(alloc::vec::Vec::new());
+        for _ in 0..1000 {
+            assert!(buf.make_room(10));
+            buf.push(&[7; 10]);
+            buf.consume(9);
+        }
+        assert_eq!(buf.pending_len(), 1000);
+        assert!(buf.storage().len() <= 2 * 1000 + 10);
+    }
+}
