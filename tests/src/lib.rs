@@ -297,3 +297,8 @@ pub fn raw_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8>
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     out
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
