@@ -1,0 +1,553 @@
+//! The connection driver: moves bytes between a [`Transport`] and a
+//! [`ws_proto::Connection`], runs the core's timers, assembles messages.
+//!
+//! It is a set of `poll_*` functions over one struct, shared by the unsplit
+//! [`WebSocket`](crate::WebSocket) (which calls them inline from the task
+//! that awaits it) and the split [`Driver`](crate::Driver) task. No protocol
+//! decision is made here: every frame goes through `ws-proto`.
+
+use std::io;
+use std::task::{Context, Poll};
+
+use ws_proto::{
+    CloseCode, CloseOutcome, Connection, DataKind, Event, Instant, Lifecycle, RecvBuf, Role,
+    SendError, StdClock, Transmit,
+};
+
+use crate::config::WebSocketConfig;
+use crate::error::Error;
+use crate::message::{Assembler, CloseFrame, Message};
+use crate::runtime::{Runtime, Timer};
+use crate::transport::Transport;
+
+/// Reads handled in one poll before yielding to the executor (quinn's
+/// `MAX_TRANSMIT_DATAGRAMS`): a fast peer streaming a huge message cannot
+/// monopolise a worker thread.
+const MAX_READS_PER_POLL: usize = 32;
+
+/// Something to send: a whole message or one fragment.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Message(Message),
+    Fragment {
+        kind: DataKind,
+        data: Vec<u8>,
+        fin: bool,
+    },
+}
+
+/// The driver state of one connection.
+pub(crate) struct Core<T, R: Runtime> {
+    pub(crate) io: T,
+    rt: R,
+    clock: StdClock,
+    pub(crate) conn: Connection,
+    /// The reused receive buffer, allocated on the first read.
+    buf: Option<RecvBuf<Box<[u8]>>>,
+    buf_size: usize,
+    assembler: Assembler,
+    timer: Option<R::Timer>,
+    /// The deadline the timer is set to.
+    armed: Option<std::time::Instant>,
+    /// A bound on the final flush once the connection is closed, so that a
+    /// peer that stopped reading cannot hold the connection forever.
+    linger: Option<Instant>,
+    linger_expired: bool,
+    read_closed: bool,
+    shutdown_pending: bool,
+    needs_flush: bool,
+    write_failed: bool,
+    io_error: Option<io::Error>,
+    keepalive_timed_out: bool,
+    outcome: Option<CloseOutcome>,
+    /// The final result has been reported; nothing more will happen.
+    done: bool,
+    /// An accepted outgoing item that did not fit the send buffer yet.
+    queued: Option<Outgoing>,
+    /// The subprotocol negotiated in the handshake.
+    pub(crate) subprotocol: Option<String>,
+    /// Queue capacity for [`split`](crate::WebSocket::split).
+    pub(crate) channel_capacity: usize,
+}
+
+impl<T: Transport, R: Runtime> Core<T, R> {
+    /// A driver for `io`, whose first received bytes (left over from the
+    /// handshake) are `leftover`.
+    pub(crate) fn new(io: T, role: Role, config: &WebSocketConfig, rt: R, leftover: &[u8]) -> Self {
+        let clock = StdClock::with_epoch(rt.now());
+        let conn = Connection::new(role, config.protocol.clone(), clock.now_from(&rt));
+        let mut core = Self {
+            io,
+            rt,
+            clock,
+            conn,
+            buf: None,
+            buf_size: config.read_buffer_size,
+            assembler: Assembler::default(),
+            timer: None,
+            armed: None,
+            linger: None,
+            linger_expired: false,
+            read_closed: false,
+            shutdown_pending: false,
+            needs_flush: false,
+            write_failed: false,
+            io_error: None,
+            keepalive_timed_out: false,
+            outcome: None,
+            done: false,
+            queued: None,
+            subprotocol: None,
+            channel_capacity: config.channel_capacity,
+        };
+        let mut rest = leftover;
+        while !rest.is_empty() {
+            // Leftovers are at most one HTTP head's worth; grow the buffer
+            // once if they exceed it.
+            let size = core.buf_size.max(rest.len());
+            let buf = core.buf.get_or_insert_with(|| RecvBuf::with_capacity(size));
+            let n = buf.extend_from_slice(rest);
+            rest = &rest[n..];
+            if n == 0 {
+                break;
+            }
+        }
+        core
+    }
+
+    fn now(&self) -> Instant {
+        self.clock.now_from(&self.rt)
+    }
+
+    // ------------------------------------------------------------ output
+
+    /// Writes everything the connection has to send (coalesced: the core's
+    /// buffer holds every queued frame back to back, so one `write` carries
+    /// them all), then flushes the transport. `Ready` when nothing is left
+    /// or the transport failed.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.write_failed {
+            return Poll::Ready(());
+        }
+        loop {
+            if self.shutdown_pending {
+                match self.io.poll_shutdown(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    // The peer may be gone already; the connection is over
+                    // either way.
+                    Poll::Ready(_) => self.shutdown_pending = false,
+                }
+                continue;
+            }
+            match self.conn.poll_transmit() {
+                Some(Transmit::Bytes(bytes)) => match self.io.poll_write(cx, bytes) {
+                    Poll::Ready(Ok(0)) => {
+                        self.fail_transport(io::ErrorKind::WriteZero.into());
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.conn.consume_transmit(n);
+                        self.needs_flush = true;
+                    }
+                    Poll::Ready(Err(err)) => {
+                        self.fail_transport(err);
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+                Some(Transmit::Shutdown) => self.shutdown_pending = true,
+                None => break,
+            }
+        }
+        if self.needs_flush {
+            match self.io.poll_flush(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(err)) => self.fail_transport(err),
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// The transport broke: nothing more can be written or read. The core
+    /// sees it as the end of the stream (1006).
+    fn fail_transport(&mut self, err: io::Error) {
+        self.write_failed = true;
+        self.read_closed = true;
+        self.shutdown_pending = false;
+        if self.io_error.is_none() {
+            self.io_error = Some(err);
+        }
+        let now = self.now();
+        self.conn.receive_eof(now);
+        self.drain_lifecycle();
+    }
+
+    fn drain_lifecycle(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Lifecycle::KeepaliveTimedOut => self.keepalive_timed_out = true,
+                Lifecycle::Closed(outcome) => self.outcome = Some(outcome),
+                // Reported with the final outcome, which carries the error.
+                Lifecycle::Failed(_) => {}
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ timers
+
+    /// Waits for the earliest deadline (the core's, or the final-flush
+    /// bound) and runs it. Returns whether something fired.
+    pub(crate) fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = match (self.conn.poll_timeout(), self.linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(deadline) = deadline else {
+            return false;
+        };
+        let now = self.now();
+        if now < deadline {
+            let at = self.clock.to_std(deadline);
+            let timer = match &mut self.timer {
+                Some(timer) => {
+                    if self.armed != Some(at) {
+                        timer.reset(at);
+                    }
+                    timer
+                }
+                None => self.timer.insert(self.rt.timer(at)),
+            };
+            self.armed = Some(at);
+            if timer.poll_elapsed(cx).is_pending() {
+                return false;
+            }
+            self.armed = None;
+        }
+        // The timer may round; it fired, so the deadline has come.
+        let now = now.max(deadline);
+        self.conn.handle_timeout(now);
+        if self.linger.is_some_and(|linger| linger <= now) {
+            self.linger_expired = true;
+        }
+        self.drain_lifecycle();
+        true
+    }
+
+    // ------------------------------------------------------------ input
+
+    /// Feeds buffered bytes to the core until a whole message or a control
+    /// frame comes out.
+    fn parse_buffered(&mut self) -> Option<Message> {
+        let now = self.now();
+        let Self {
+            conn,
+            buf,
+            assembler,
+            ..
+        } = self;
+        let buf = buf.as_mut()?;
+        while let Some(event) = conn.receive(now, buf) {
+            match event {
+                Event::Data {
+                    kind,
+                    payload,
+                    end_of_message,
+                    ..
+                } => {
+                    if let Some(message) = assembler.push(kind, payload, end_of_message) {
+                        return Some(message);
+                    }
+                }
+                Event::Ping(payload) => return Some(Message::Ping(payload.to_vec())),
+                Event::Pong(payload) => return Some(Message::Pong(payload.to_vec())),
+                Event::CloseReceived(frame) => {
+                    let frame = (frame.code != CloseCode::NO_STATUS_RCVD).then(|| frame.into());
+                    return Some(Message::Close(frame));
+                }
+            }
+        }
+        None
+    }
+
+    /// The receive loop: the next message, `Some(Err)` once if the
+    /// connection ended abnormally, then `None` forever.
+    ///
+    /// Before it blocks on the socket it writes what the core queued
+    /// (automatic Pongs, the Close echo, data fed without a flush), so those
+    /// go out even if the application only ever reads.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        let mut reads = 0;
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            if let Some(message) = self.parse_buffered() {
+                return Poll::Ready(Some(Ok(message)));
+            }
+            self.drain_lifecycle();
+            let flushed = self.poll_write_out(cx).is_ready();
+            if self.conn.is_closed() {
+                if !flushed && !self.linger_expired {
+                    if self.linger.is_none() {
+                        self.linger = Some(self.now() + self.conn.close_timeout());
+                    }
+                    if self.poll_timers(cx) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                self.done = true;
+                self.queued = None;
+                return Poll::Ready(self.final_error().map(Err));
+            }
+            if reads >= MAX_READS_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if !self.read_closed {
+                let buf_size = self.buf_size;
+                let buf = self
+                    .buf
+                    .get_or_insert_with(|| RecvBuf::with_capacity(buf_size));
+                match self.io.poll_read(cx, buf.spare_mut()) {
+                    Poll::Ready(Ok(0)) => {
+                        self.read_closed = true;
+                        let now = self.now();
+                        self.conn.receive_eof(now);
+                        continue;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        buf.commit(n);
+                        reads += 1;
+                        continue;
+                    }
+                    Poll::Ready(Err(err)) => {
+                        self.read_closed = true;
+                        if self.io_error.is_none() {
+                            self.io_error = Some(err);
+                        }
+                        let now = self.now();
+                        self.conn.receive_eof(now);
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if self.poll_timers(cx) {
+                continue;
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// How the connection ended, as the last item of the receive loop:
+    /// `None` for a completed closing handshake.
+    fn final_error(&mut self) -> Option<Error> {
+        let outcome = self.outcome?;
+        if outcome.clean {
+            return None;
+        }
+        if let Some(err) = outcome.error {
+            return Some(Error::Protocol(err));
+        }
+        if self.keepalive_timed_out {
+            return Some(Error::KeepaliveTimeout);
+        }
+        if let Some(err) = self.io_error.take() {
+            return Some(Error::Io(err));
+        }
+        Some(self.closed_error())
+    }
+
+    /// [`Error::ConnectionClosed`] from the core's view of the ending.
+    pub(crate) fn closed_error(&self) -> Error {
+        let (code, clean, initiator) = match self.outcome {
+            Some(o) => (o.code, o.clean, o.initiator),
+            None => (
+                self.conn
+                    .close_frame()
+                    .map_or(CloseCode::ABNORMAL_CLOSURE, |f| f.code),
+                false,
+                ws_proto::Initiator::Local,
+            ),
+        };
+        Error::ConnectionClosed {
+            code,
+            reason: self
+                .conn
+                .close_frame()
+                .map(|f| f.reason.to_owned())
+                .unwrap_or_default(),
+            clean,
+            initiator,
+        }
+    }
+
+    /// Whether the receive loop has reported its last item.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The peer's Close frame, if one arrived.
+    pub(crate) fn peer_close_frame(&self) -> Option<CloseFrame> {
+        self.conn.close_frame().map(CloseFrame::from)
+    }
+
+    // ------------------------------------------------------------ commands
+
+    fn send_error(&mut self, err: SendError) -> Error {
+        if self.write_failed || (err == SendError::InvalidState && self.conn.is_closed()) {
+            if let Some(io) = self.io_error.take() {
+                return Error::Io(io);
+            }
+            return self.closed_error();
+        }
+        Error::Send(err)
+    }
+
+    fn try_encode(&mut self, out: &Outgoing) -> Result<(), SendError> {
+        let conn = &mut self.conn;
+        match out {
+            Outgoing::Message(Message::Text(text)) => conn.send_text(text),
+            Outgoing::Message(Message::Binary(data)) => conn.send_binary(data),
+            Outgoing::Message(Message::Ping(data)) => conn.send_ping(data),
+            Outgoing::Message(Message::Pong(data)) => conn.send_pong(data),
+            Outgoing::Message(Message::Close(frame)) => {
+                let now = self.clock.now_from(&self.rt);
+                match frame {
+                    Some(frame) => conn.close(now, frame.code, &frame.reason),
+                    None => conn.close(now, CloseCode::NORMAL, ""),
+                }
+            }
+            Outgoing::Fragment { kind, data, fin } => conn.send_fragment(*kind, data, *fin),
+        }
+    }
+
+    /// `Ready(Ok)` when another item can be accepted: the item held back
+    /// for lack of room has been encoded. Writes to make room.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.write_failed {
+                self.queued = None;
+                return Poll::Ready(Err(self.send_error(SendError::InvalidState)));
+            }
+            let Some(out) = self.queued.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.try_encode(&out) {
+                Ok(()) => {}
+                Err(SendError::BufferFull { .. }) => {
+                    let empty_before = self.conn.send_buffered() == 0;
+                    self.queued = Some(out);
+                    if empty_before {
+                        // Cannot happen with growable storage; do not spin.
+                        self.queued = None;
+                        return Poll::Ready(Err(Error::Send(SendError::BufferFull { needed: 0 })));
+                    }
+                    if self.poll_write_out(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+                Err(err) => return Poll::Ready(Err(self.send_error(err))),
+            }
+        }
+    }
+
+    /// Accepts an item; call after [`poll_ready`](Self::poll_ready) said
+    /// `Ready(Ok)`. Encodes it into the core's send buffer now, or holds it
+    /// until there is room (at most one item is held).
+    pub(crate) fn start_send(&mut self, out: Outgoing) -> Result<(), Error> {
+        if self.done {
+            return Err(self.send_error(SendError::InvalidState));
+        }
+        debug_assert!(self.queued.is_none(), "start_send without poll_ready");
+        match self.try_encode(&out) {
+            Ok(()) => Ok(()),
+            Err(SendError::BufferFull { .. }) if self.queued.is_none() => {
+                self.queued = Some(out);
+                Ok(())
+            }
+            Err(err) => Err(self.send_error(err)),
+        }
+    }
+
+    /// Encodes everything accepted and writes it all to the transport.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        std::task::ready!(self.poll_ready(cx))?;
+        std::task::ready!(self.poll_write_out(cx));
+        if self.write_failed {
+            return Poll::Ready(Err(self.send_error(SendError::InvalidState)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Starts the closing handshake with `frame` unless closing has begun.
+    pub(crate) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if !self.conn.is_open() || self.done {
+            return Ok(());
+        }
+        self.start_send(Outgoing::Message(Message::Close(frame)))
+    }
+
+    /// Drives the closing handshake to its end, discarding data that still
+    /// arrives: `Ok` when it completed cleanly.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.conn.is_open() && !self.done && self.queued.is_none() {
+            self.start_close(None)?;
+        }
+        if self.queued.is_some() {
+            std::task::ready!(self.poll_ready(cx))?;
+        }
+        loop {
+            match std::task::ready!(self.poll_recv(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Poll::Ready(Err(err)),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    /// Bytes accepted for sending and not yet written: the core's send
+    /// buffer (bounded by the watermark plus one frame) plus a held item.
+    pub(crate) fn buffered_amount(&self) -> usize {
+        self.conn.send_buffered() + self.queued.as_ref().map_or(0, Outgoing::len)
+    }
+
+    pub(crate) fn runtime(&self) -> &R {
+        &self.rt
+    }
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        match self {
+            Self::Message(message) => message.len(),
+            Self::Fragment { data, .. } => data.len(),
+        }
+    }
+}
+
+/// Reads a runtime's clock on the connection's scale.
+trait ClockExt {
+    fn now_from<R: Runtime>(&self, rt: &R) -> Instant;
+}
+
+impl ClockExt for StdClock {
+    fn now_from<R: Runtime>(&self, rt: &R) -> Instant {
+        self.instant(rt.now())
+    }
+}
+
+impl<T, R: Runtime> std::fmt::Debug for Core<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("conn", &self.conn)
+            .field("read_closed", &self.read_closed)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,367 @@
+//! The opening handshake over a [`Transport`]: [`accept`] / [`accept_with`]
+//! for servers, [`connect_with`] for clients. The HTTP parsing and the
+//! RFC 6455 checks are `ws_proto::handshake`'s; this module only moves the
+//! bytes, bounds the time and hands the leftovers to the connection.
+
+use std::future::poll_fn;
+use std::io;
+use std::task::Poll;
+
+use ws_proto::Role;
+use ws_proto::handshake::client::{ClientHandshake, random_nonce};
+use ws_proto::handshake::server::{self, AcceptOptions, Request};
+use ws_proto::handshake::{EMPTY_HEADER, HandshakeError, Status};
+
+use crate::config::WebSocketConfig;
+use crate::error::Error;
+use crate::runtime::{Runtime, Timer};
+use crate::transport::Transport;
+use crate::url::WsUrl;
+use crate::websocket::WebSocket;
+
+/// Header slots offered to the HTTP parser (the configured limit applies
+/// when it is smaller).
+const MAX_HEADER_SLOTS: usize = 128;
+
+/// A server's decision to accept an upgrade: the subprotocol to speak and
+/// extra response headers.
+#[derive(Debug, Clone, Default)]
+pub struct Accept {
+    subprotocol: Option<String>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Accept {
+    /// Accept with no subprotocol and no extra headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Selects `subprotocol`, which the client must have offered
+    /// (RFC 6455 §4.2.2 item 5.4; see [`Request::subprotocols`]).
+    #[must_use]
+    pub fn subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
+        self.subprotocol = Some(subprotocol.into());
+        self
+    }
+
+    /// Adds a response header (a cookie, for instance).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A server's decision to refuse an upgrade with an HTTP response; no 101
+/// is sent.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Reject {
+    /// Refuse with `status` (200..=599), no headers and an empty body.
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a response header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the response body.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+fn header_refs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_slice()))
+        .collect()
+}
+
+/// Reads once, failing with [`Error::HandshakeTimeout`] when `timer` fires
+/// first.
+async fn read_some<T: Transport, Tm: Timer>(
+    io: &mut T,
+    timer: &mut Tm,
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = io.poll_read(cx, buf) {
+            return Poll::Ready(result.map_err(Error::Io));
+        }
+        if timer.poll_elapsed(cx).is_ready() {
+            return Poll::Ready(Err(Error::HandshakeTimeout));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Writes all of `data` and flushes, failing with
+/// [`Error::HandshakeTimeout`] when `timer` fires first.
+async fn write_all<T: Transport, Tm: Timer>(
+    io: &mut T,
+    timer: &mut Tm,
+    mut data: &[u8],
+) -> Result<(), Error> {
+    poll_fn(|cx| {
+        while !data.is_empty() {
+            match io.poll_write(cx, data) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                }
+                Poll::Ready(Ok(n)) => data = &data[n..],
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err.into())),
+                Poll::Pending => {
+                    if timer.poll_elapsed(cx).is_ready() {
+                        return Poll::Ready(Err(Error::HandshakeTimeout));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        match io.poll_flush(cx) {
+            Poll::Ready(result) => Poll::Ready(result.map_err(Error::Io)),
+            Poll::Pending if timer.poll_elapsed(cx).is_ready() => {
+                Poll::Ready(Err(Error::HandshakeTimeout))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Reads an HTTP head: returns all bytes read and the head's length (bytes
+/// after it are frame data).
+async fn read_head<T: Transport, Tm: Timer>(
+    io: &mut T,
+    timer: &mut Tm,
+    config: &WebSocketConfig,
+) -> Result<Result<(Vec<u8>, usize), HandshakeError>, Error> {
+    let mut reader = config.request_limits.head_reader();
+    let mut input = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = read_some(io, timer, &mut chunk).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed during the opening handshake",
+            )
+            .into());
+        }
+        input.extend_from_slice(&chunk[..n]);
+        match reader.feed(&input) {
+            Ok(Status::Complete(len)) => return Ok(Ok((input, len))),
+            Ok(Status::Partial) => {}
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+}
+
+/// Accepts a WebSocket on `io` (server side): reads the upgrade request,
+/// validates it (RFC 6455 §4.2.1) and answers `101 Switching Protocols`.
+///
+/// An invalid request is answered with the matching HTTP error (400, 405,
+/// 426, 431) and fails with [`Error::Handshake`]. The whole request must
+/// arrive within [`WebSocketConfig::handshake_timeout`].
+///
+/// Cancel safety: dropping the future drops `io` mid-handshake.
+pub async fn accept<T: Transport, R: Runtime>(
+    io: T,
+    runtime: R,
+    config: &WebSocketConfig,
+) -> Result<WebSocket<T, R>, Error> {
+    accept_with(io, runtime, config, |_| Ok(Accept::new())).await
+}
+
+/// Like [`accept`], but `callback` sees the parsed [`Request`] (path,
+/// query, headers, origin, offered subprotocols) before anything is sent
+/// and decides: [`Accept`] (choosing a subprotocol, adding headers) or
+/// [`Reject`] (an HTTP status, headers and body; the result is then
+/// [`Error::Rejected`]).
+///
+/// ```no_run
+/// # async fn demo<T: ws_runtime::Transport, R: ws_runtime::Runtime>(io: T, rt: R) -> Result<(), ws_runtime::Error> {
+/// use ws_runtime::{Accept, Reject, WebSocketConfig};
+///
+/// let ws = ws_runtime::accept_with(io, rt, &WebSocketConfig::default(), |request| {
+///     if request.path() != "/chat" {
+///         return Err(Reject::new(404).body("no such room"));
+///     }
+///     match request.subprotocols().find(|p| *p == "chat.v1") {
+///         Some(p) => Ok(Accept::new().subprotocol(p)),
+///         None => Ok(Accept::new()),
+///     }
+/// })
+/// .await?;
+/// # drop(ws); Ok(()) }
+/// ```
+pub async fn accept_with<T, R, F>(
+    mut io: T,
+    runtime: R,
+    config: &WebSocketConfig,
+    callback: F,
+) -> Result<WebSocket<T, R>, Error>
+where
+    T: Transport,
+    R: Runtime,
+    F: FnOnce(&Request<'_, '_>) -> Result<Accept, Reject>,
+{
+    let mut timer = runtime.timer(runtime.now() + config.handshake_timeout);
+    let (input, head_len) = match read_head(&mut io, &mut timer, config).await? {
+        Ok(head) => head,
+        Err(err) => {
+            write_all(&mut io, &mut timer, &server::reject_error_vec(&err)).await?;
+            return Err(err.into());
+        }
+    };
+    let mut headers = vec![EMPTY_HEADER; MAX_HEADER_SLOTS];
+    let decision = match server::parse_request_with(
+        &config.request_limits,
+        &input[..head_len],
+        &mut headers,
+    ) {
+        Ok(Status::Complete((request, _))) => match callback(&request) {
+            Ok(accept) => {
+                let extra = header_refs(&accept.headers);
+                let options = AcceptOptions {
+                    subprotocol: accept.subprotocol.as_deref(),
+                    extensions: None,
+                    extra_headers: &extra,
+                };
+                server::accept_vec(&request, &options).map(|bytes| (bytes, Ok(accept.subprotocol)))
+            }
+            Err(reject) => {
+                server::reject_vec(reject.status, &header_refs(&reject.headers), &reject.body)
+                    .map(|bytes| (bytes, Err(reject.status)))
+            }
+        },
+        // The head reader found the end of the head; the parser agrees.
+        Ok(Status::Partial) => Err(HandshakeError::MalformedHttp),
+        Err(err) => Err(err),
+    };
+    match decision {
+        Ok((response, Ok(subprotocol))) => {
+            write_all(&mut io, &mut timer, &response).await?;
+            let mut ws =
+                WebSocket::from_parts(io, Role::Server, config, runtime, &input[head_len..]);
+            ws.set_subprotocol(subprotocol);
+            Ok(ws)
+        }
+        Ok((response, Err(status))) => {
+            write_all(&mut io, &mut timer, &response).await?;
+            let _ = poll_fn(|cx| io.poll_shutdown(cx)).await;
+            Err(Error::Rejected { status })
+        }
+        Err(err) => {
+            write_all(&mut io, &mut timer, &server::reject_error_vec(&err)).await?;
+            Err(err.into())
+        }
+    }
+}
+
+/// How a client opens a WebSocket: subprotocols to offer, extra request
+/// headers, and the connection's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    subprotocols: Vec<String>,
+    headers: Vec<(String, Vec<u8>)>,
+    config: WebSocketConfig,
+}
+
+impl ClientOptions {
+    /// No subprotocols, no extra headers, the default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Offers `subprotocol` (in order of preference; RFC 6455 §4.1 item 10).
+    #[must_use]
+    pub fn subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
+        self.subprotocols.push(subprotocol.into());
+        self
+    }
+
+    /// Adds a request header, such as `Origin` or `Authorization`.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The connection's configuration.
+    #[must_use]
+    pub fn config(mut self, config: WebSocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The connection's configuration, to change in place.
+    pub fn config_mut(&mut self) -> &mut WebSocketConfig {
+        &mut self.config
+    }
+}
+
+/// Opens a WebSocket over `io`, a stream already connected (and, for
+/// `wss`, already encrypted) to the server of `url` (client side,
+/// RFC 6455 §4.1).
+///
+/// The nonce and the mask keys come from the operating system's entropy.
+/// The server's response must arrive within the handshake timeout.
+///
+/// # Errors
+///
+/// [`Error::InvalidUrl`], [`Error::Handshake`] (with
+/// [`HandshakeError::BadStatus`] for a refusal), [`Error::HandshakeTimeout`],
+/// [`Error::Io`].
+pub async fn connect_with<T: Transport, R: Runtime>(
+    mut io: T,
+    runtime: R,
+    url: &str,
+    options: &ClientOptions,
+) -> Result<WebSocket<T, R>, Error> {
+    let url = WsUrl::parse(url)?;
+    let config = &options.config;
+    let nonce = random_nonce()
+        .map_err(|err| Error::Io(io::Error::other(format!("OS entropy unavailable: {err}"))))?;
+    let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
+    let extra = header_refs(&options.headers);
+    let handshake = ClientHandshake::new(url.host_header(), url.resource(), nonce)
+        .subprotocols(&subprotocols)
+        .extra_headers(&extra)
+        .limits(config.request_limits);
+    let request = handshake.encode_vec()?;
+    let mut timer = runtime.timer(runtime.now() + config.handshake_timeout);
+    write_all(&mut io, &mut timer, &request).await?;
+    let (input, head_len) = read_head(&mut io, &mut timer, config).await??;
+    let mut headers = vec![EMPTY_HEADER; MAX_HEADER_SLOTS];
+    let subprotocol = match handshake.receive_response(&input[..head_len], &mut headers)? {
+        Status::Complete((response, _)) => response.subprotocol().map(str::to_owned),
+        Status::Partial => return Err(HandshakeError::MalformedHttp.into()),
+    };
+    let mut ws = WebSocket::from_parts(io, Role::Client, config, runtime, &input[head_len..]);
+    ws.set_subprotocol(subprotocol);
+    Ok(ws)
+}

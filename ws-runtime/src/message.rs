@@ -1,0 +1,204 @@
+//! Whole messages as the application sends and receives them.
+
+use std::fmt;
+
+use ws_proto::{CloseCode, DataKind};
+
+/// An owned Close frame payload: the status code and the reason
+/// (RFC 6455 §5.5.1, §7.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CloseFrame {
+    /// The status code.
+    pub code: CloseCode,
+    /// The reason, at most 123 bytes of UTF-8.
+    pub reason: String,
+}
+
+impl CloseFrame {
+    /// A Close frame with `code` and `reason`.
+    pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for CloseFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code.as_u16())?;
+        if !self.reason.is_empty() {
+            write!(f, " ({})", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ws_proto::CloseFrame<'_>> for CloseFrame {
+    fn from(frame: ws_proto::CloseFrame<'_>) -> Self {
+        Self::new(frame.code, frame.reason)
+    }
+}
+
+/// A WebSocket message, shaped like tungstenite's so that its users feel at
+/// home.
+///
+/// Received: `Text` and `Binary` are whole messages (fragments joined);
+/// `Ping` and `Pong` are reported after the automatic Pong has been queued;
+/// `Close` is the peer's Close frame, after the answering Close has been
+/// queued. Sent: `Close(None)` closes with 1000 (normal closure).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// A text message (valid UTF-8, RFC 6455 §5.6).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+    /// A Ping control frame, at most 125 bytes (RFC 6455 §5.5.2).
+    Ping(Vec<u8>),
+    /// A Pong control frame, at most 125 bytes (RFC 6455 §5.5.3).
+    Pong(Vec<u8>),
+    /// A Close frame (RFC 6455 §5.5.1); `None` when it carried no code.
+    Close(Option<CloseFrame>),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Vec<u8>>) -> Self {
+        Self::Binary(data.into())
+    }
+
+    /// Whether this is a `Text` message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Self::Text(_))
+    }
+
+    /// Whether this is a `Binary` message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Self::Binary(_))
+    }
+
+    /// Whether this is a `Text` or `Binary` message.
+    pub fn is_data(&self) -> bool {
+        self.is_text() || self.is_binary()
+    }
+
+    /// Whether this is a `Close` frame.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Self::Close(_))
+    }
+
+    /// The payload bytes (the reason, for `Close`).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Binary(data) | Self::Ping(data) | Self::Pong(data) => data,
+            Self::Close(frame) => frame.as_ref().map_or(&[], |f| f.reason.as_bytes()),
+        }
+    }
+
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// The payload as bytes, consuming the message.
+    pub fn into_data(self) -> Vec<u8> {
+        match self {
+            Self::Text(text) => text.into_bytes(),
+            Self::Binary(data) | Self::Ping(data) | Self::Pong(data) => data,
+            Self::Close(frame) => frame.map(|f| f.reason.into_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// The text of a `Text` message, if it is one.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Self {
+        Self::Binary(data)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Self {
+        Self::Binary(data.to_vec())
+    }
+}
+
+impl From<ws_proto::Message> for Message {
+    fn from(message: ws_proto::Message) -> Self {
+        match message {
+            ws_proto::Message::Text(text) => Self::Text(text),
+            ws_proto::Message::Binary(data) => Self::Binary(data),
+        }
+    }
+}
+
+/// Joins data chunks into messages; one allocation per message, sized from
+/// the bytes that actually arrived (never from a declared length).
+#[derive(Debug, Default)]
+pub(crate) struct Assembler {
+    kind: Option<DataKind>,
+    buf: Vec<u8>,
+}
+
+impl Assembler {
+    pub(crate) fn push(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        end_of_message: bool,
+    ) -> Option<Message> {
+        let kind = *self.kind.get_or_insert(kind);
+        if end_of_message && self.buf.is_empty() {
+            self.kind = None;
+            return Some(Self::finish(kind, payload.to_vec()));
+        }
+        self.buf.extend_from_slice(payload);
+        if !end_of_message {
+            return None;
+        }
+        self.kind = None;
+        Some(Self::finish(kind, std::mem::take(&mut self.buf)))
+    }
+
+    fn finish(kind: DataKind, bytes: Vec<u8>) -> Message {
+        match kind {
+            // ws-proto validated the text incrementally; this check keeps the
+            // crate free of `unsafe` and cannot fail for connection input.
+            DataKind::Text => match String::from_utf8(bytes) {
+                Ok(text) => Message::Text(text),
+                Err(err) => Message::Binary(err.into_bytes()),
+            },
+            DataKind::Binary => Message::Binary(bytes),
+        }
+    }
+}

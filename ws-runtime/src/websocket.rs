@@ -1,0 +1,269 @@
+//! [`WebSocket`]: one connection, driven inline by the task that uses it.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use ws_proto::{CloseCode, DataKind, Role};
+
+use crate::config::WebSocketConfig;
+use crate::driver::{Core, Outgoing};
+use crate::error::Error;
+use crate::message::{CloseFrame, Message};
+use crate::runtime::Runtime;
+use crate::split::{self, Driver, ReadHalf, WriteHalf};
+use crate::transport::Transport;
+
+/// A WebSocket connection over transport `T` on runtime `R`.
+///
+/// The connection is driven by whichever method is being awaited: there is
+/// no background task and no lock. [`recv`](Self::recv) reads, answers
+/// Pings and Closes through the protocol core, runs the core's timers
+/// (keepalive, pong deadline, close and idle timeouts) while it waits, and
+/// writes anything queued before it blocks. Call it in a loop (or use the
+/// [`Stream`] implementation); to read and write from different tasks,
+/// [`split`](Self::split) it.
+///
+/// # Sending and buffering
+///
+/// [`send`](Self::send) queues a message and writes everything queued.
+/// [`feed`](Self::feed) only queues it, so that several messages go out in
+/// one `write`: whatever was fed is written by the next `send`,
+/// [`flush`](Self::flush), or [`recv`](Self::recv) that would block.
+/// Queued bytes are bounded by the send-buffer watermark
+/// ([`ws_proto::Config::send_buffer_watermark`]) plus one frame: once it is
+/// reached, `send` and `feed` wait for the socket instead of growing the
+/// buffer. The [`Sink`] implementation is `feed` (`start_send`) plus
+/// `flush`.
+///
+/// # Cancel safety
+///
+/// Every async method may be dropped at an `.await` point (in `select!`)
+/// without corrupting the connection; the protocol state lives in the
+/// struct, not in the future.
+/// - [`recv`](Self::recv): cancel-safe. No message is lost: bytes already
+///   read stay in the receive buffer and a partly assembled message stays
+///   in the assembler.
+/// - [`send`](Self::send), [`feed`](Self::feed),
+///   [`send_fragment`](Self::send_fragment): dropped while waiting for room,
+///   the message is not sent; dropped after it was queued (while writing),
+///   it stays queued and is written by the next operation. Either way the
+///   stream of frames stays well-formed. Use the [`Sink`] methods
+///   (`poll_ready` then `start_send`) to know exactly which happened.
+/// - [`flush`](Self::flush): cancel-safe; a partial write is kept and
+///   continued later.
+/// - [`close`](Self::close): dropped after the Close frame was queued, the
+///   closing handshake has begun; keep calling `recv` (or `close` again)
+///   to finish it.
+pub struct WebSocket<T, R: Runtime> {
+    core: Core<T, R>,
+}
+
+impl<T: Transport, R: Runtime> WebSocket<T, R> {
+    /// Frames `io`, a stream whose opening handshake is already done (by
+    /// another HTTP server, for instance hyper's upgrade), as the `role`
+    /// end.
+    pub fn from_upgraded(io: T, role: Role, config: &WebSocketConfig, runtime: R) -> Self {
+        Self::from_parts(io, role, config, runtime, &[])
+    }
+
+    /// Like [`from_upgraded`](Self::from_upgraded), with bytes that were
+    /// already read after the HTTP head: they are the first frame data.
+    pub fn from_parts(
+        io: T,
+        role: Role,
+        config: &WebSocketConfig,
+        runtime: R,
+        leftover: &[u8],
+    ) -> Self {
+        Self {
+            core: Core::new(io, role, config, runtime, leftover),
+        }
+    }
+
+    pub(crate) fn set_subprotocol(&mut self, subprotocol: Option<String>) {
+        self.core.subprotocol = subprotocol;
+    }
+
+    /// Receives the next message.
+    ///
+    /// Returns `Some(Ok(message))` for each data message (fragments joined),
+    /// Ping, Pong and the peer's Close; then, when the connection has ended,
+    /// `None` if the closing handshake completed cleanly or `Some(Err(_))`
+    /// once if it did not ([`Error::ConnectionClosed`] with code 1006 for a
+    /// dropped connection, [`Error::Protocol`] when the peer broke the
+    /// protocol, [`Error::KeepaliveTimeout`], [`Error::Io`]), and `None`
+    /// after that.
+    ///
+    /// Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.core.poll_recv(cx)).await
+    }
+
+    /// Sends a message: queues it, then writes everything queued.
+    ///
+    /// Waits while the send buffer is at its watermark. `Message::Close`
+    /// starts the closing handshake (prefer [`close`](Self::close), which
+    /// also finishes it). See the type's docs for cancel safety.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without writing it unless the send buffer is at its
+    /// watermark. The next [`send`](Self::send), [`flush`](Self::flush), or
+    /// [`recv`](Self::recv) that would block writes it, together with
+    /// everything else queued.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        self.feed_outgoing(Outgoing::Message(message)).await
+    }
+
+    async fn feed_outgoing(&mut self, out: Outgoing) -> Result<(), Error> {
+        poll_fn(|cx| self.core.poll_ready(cx)).await?;
+        self.core.start_send(out)
+    }
+
+    /// Sends one fragment of a message (RFC 6455 §5.4): the first call
+    /// starts a `kind` message, later calls continue it, `fin` ends it.
+    /// Control messages may be sent in between; whole data messages may not.
+    /// Like [`feed`](Self::feed), it does not flush.
+    pub async fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: impl Into<Vec<u8>>,
+        fin: bool,
+    ) -> Result<(), Error> {
+        let data = data.into();
+        self.feed_outgoing(Outgoing::Fragment { kind, data, fin })
+            .await
+    }
+
+    /// Writes everything queued. Cancel-safe.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.core.poll_flush(cx)).await
+    }
+
+    /// Closes the connection: sends a Close frame with `code` and `reason`
+    /// (at most 123 bytes), then reads until the peer's Close and the end of
+    /// the stream, discarding data messages that still arrive.
+    ///
+    /// `Ok` when the closing handshake completed. If closing had already
+    /// begun (the peer closed first), it only finishes the handshake. The
+    /// wait is bounded by the close timeout
+    /// ([`ws_proto::Config::close_timeout`]).
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.core.conn.is_open() && !self.core.is_done() {
+            poll_fn(|cx| self.core.poll_ready(cx)).await?;
+            self.core.start_close(Some(CloseFrame::new(code, reason)))?;
+        }
+        poll_fn(|cx| self.core.poll_close(cx)).await
+    }
+
+    /// Splits the connection into a reader and a writer that can be used
+    /// from different tasks at the same time. The connection moves into a
+    /// driver task spawned on the runtime; see [`split_with_driver`](Self::split_with_driver)
+    /// and the [`split`](crate::split) module for the design.
+    pub fn split(self) -> (ReadHalf, WriteHalf) {
+        let runtime = self.core.runtime().clone();
+        let (read, write, driver) = self.split_with_driver();
+        runtime.spawn(Box::pin(driver));
+        (read, write)
+    }
+
+    /// Like [`split`](Self::split), but returns the driver future instead
+    /// of spawning it: run it on an executor of your choice. The halves do
+    /// nothing until it runs.
+    pub fn split_with_driver(self) -> (ReadHalf, WriteHalf, Driver<T, R>) {
+        split::split(self.core)
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.core.conn.role()
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.core.subprotocol.as_deref()
+    }
+
+    /// Whether data can still be sent (no Close sent or received).
+    pub fn is_open(&self) -> bool {
+        self.core.conn.is_open()
+    }
+
+    /// Whether the connection has ended and the receive loop reported it.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_done()
+    }
+
+    /// Bytes accepted for sending and not yet written to the transport.
+    /// Bounded by the send-buffer watermark plus one message.
+    pub fn buffered_amount(&self) -> usize {
+        self.core.buffered_amount()
+    }
+
+    /// The peer's Close frame, once it arrived.
+    pub fn peer_close_frame(&self) -> Option<CloseFrame> {
+        self.core.peer_close_frame()
+    }
+
+    /// The protocol state machine, for inspection.
+    pub fn protocol(&self) -> &ws_proto::Connection {
+        &self.core.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &T {
+        &self.core.io
+    }
+
+    /// The transport, mutably. Reading or writing it directly corrupts the
+    /// connection; this is for socket options and the like.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.core.io
+    }
+}
+
+impl<T, R: Runtime> std::fmt::Debug for WebSocket<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("core", &self.core)
+            .finish()
+    }
+}
+
+/// The received messages, as [`recv`](WebSocket::recv) returns them: ends
+/// (`None`) after a clean close, or after one `Err` item.
+impl<T: Transport, R: Runtime> Stream for WebSocket<T, R> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().core.poll_recv(cx)
+    }
+}
+
+/// `start_send` queues (like [`feed`](WebSocket::feed)), `poll_flush`
+/// writes, `poll_close` runs the closing handshake with 1000 (normal
+/// closure) to its end.
+impl<T: Transport, R: Runtime> Sink<Message> for WebSocket<T, R> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().core.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().core.start_send(Outgoing::Message(item))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().core.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().core.poll_close(cx)
+    }
+}
