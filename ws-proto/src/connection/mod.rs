@@ -424,8 +424,10 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         self.keepalive_count += 1;
         let payload = self.keepalive_count.to_be_bytes();
         // A full send buffer means the peer is not reading; the pong deadline
-        // below still applies, so a stuck peer is found either way.
-        let _ = self.send_control(crate::frame::OpCode::Ping, &payload, true);
+        // below still applies, so a stuck peer is found either way. The Ping
+        // respects the watermark: otherwise one Ping per interval would pile
+        // up behind a peer that does not read.
+        let _ = self.send_control(crate::frame::OpCode::Ping, &payload, false);
         if self.timers.get(Timer::PongDeadline).is_none() {
             self.timers
                 .set(Timer::PongDeadline, now + self.config.pong_timeout);

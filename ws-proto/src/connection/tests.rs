@@ -651,6 +651,30 @@ fn keepalive_ping_and_pong_deadline() {
     assert_eq!(outcome.sent, Some(CloseCode::INTERNAL_ERROR));
 }
 
+/// Found while writing the `connection` fuzz target, whose send-buffer bound
+/// flags `fuzz/corpus/connection/regression-keepalive-watermark`: keepalive
+/// Pings ignored the watermark, so a peer that neither reads nor answers
+/// made the send buffer grow by one Ping per interval until the pong
+/// deadline.
+#[test]
+fn keepalive_pings_respect_the_watermark() {
+    let mut config = Config::default();
+    config
+        .keepalive_interval(Some(Duration::from_millis(1)))
+        .pong_timeout(Duration::from_secs(20))
+        .send_buffer_watermark(100);
+    let mut client = conn(Role::Client, config);
+    for ms in 1..=2000 {
+        client.handle_timeout(Instant::from_millis(ms));
+    }
+    assert!(client.is_open());
+    assert!(
+        client.send_buffered() <= 100 + 14,
+        "{} bytes buffered",
+        client.send_buffered()
+    );
+}
+
 #[test]
 fn close_timeout_ends_an_ignored_close() {
     let mut client = conn(Role::Client, Config::default());
