@@ -133,6 +133,10 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod frame;
+/// Unstable: for fuzz targets and replay tests.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod keys;
 pub mod mask;
