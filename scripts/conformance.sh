@@ -132,6 +132,16 @@ run_client_suite() {  # NAME CMD CASES [PORT]
 build_all() {
   echo "::group::build conformance peers"
   local ok=0
+  # The runtime crates' examples share names with ws-proto's (echo_server),
+  # so they are built first and copied aside; ws-proto's is built last and
+  # stays at target/release/examples/echo_server.
+  local rt bin=target/conformance-bin
+  mkdir -p "$bin"
+  for rt in ws-runtime-tokio ws-runtime-async-std; do
+    { cargo build --release -p "$rt" --example echo_server --example autobahn_client &&
+      cp target/release/examples/echo_server "$bin/$rt-echo_server" &&
+      cp target/release/examples/autobahn_client "$bin/$rt-autobahn_client"; } || ok=2
+  done
   cargo build --release -p ws-proto --example echo_server || ok=2
   echo "::endgroup::"
   return $ok
@@ -154,6 +164,12 @@ fi
 # ------------------------------------------------------------------ suites
 # One line per peer. Servers take their listen address as the first argument.
 run_server_suite ws-proto target/release/examples/echo_server "127.0.0.1:9001" "$RFC6455_CASES"
+# The runtime crates (ws-runtime-tokio, ws-runtime-async-std): echo servers
+# and wstest fuzzingserver clients.
+run_server_suite ws-runtime-tokio target/conformance-bin/ws-runtime-tokio-echo_server "127.0.0.1:9002" "$RFC6455_CASES"
+run_server_suite ws-runtime-async-std target/conformance-bin/ws-runtime-async-std-echo_server "127.0.0.1:9003" "$RFC6455_CASES"
+run_client_suite ws-runtime-tokio-client 'target/conformance-bin/ws-runtime-tokio-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9012
+run_client_suite ws-runtime-async-std-client 'target/conformance-bin/ws-runtime-async-std-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9013
 # Examples for later peers:
 # run_server_suite ws-runtime-tokio target/release/examples/tokio_echo_server "127.0.0.1:9003" "$RFC6455_CASES"
 # run_client_suite ws-client 'target/release/examples/autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9002
