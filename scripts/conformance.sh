@@ -40,9 +40,11 @@ AB="$ROOT/scripts/autobahn"
 OUTROOT="target/autobahn"
 PREFIX="${AUTOBAHN_PREFIX:-/opt/autobahn}"
 SUITE_TIMEOUT="${AUTOBAHN_SUITE_TIMEOUT:-1200}"
-# RFC 6455 sections: everything except 8 (empty), 11 (none) and 12/13
-# (permessage-deflate, RFC 7692, not implemented).
+# RFC 6455 sections: everything except 8 (empty) and 11 (none).
 RFC6455_CASES="1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*"
+# Sections 12 and 13: permessage-deflate (RFC 7692), for peers that negotiate it.
+DEFLATE_CASES="12.*,13.*"
+ALL_CASES="$RFC6455_CASES,$DEFLATE_CASES"
 
 SELECTED=("$@")
 STATUS=0
@@ -163,7 +165,7 @@ fi
 
 # ------------------------------------------------------------------ suites
 # One line per peer. Servers take their listen address as the first argument.
-run_server_suite ws-proto target/release/examples/echo_server "127.0.0.1:9001" "$RFC6455_CASES"
+run_server_suite ws-proto target/release/examples/echo_server "127.0.0.1:9001" "$ALL_CASES"
 # The runtime crates (ws-runtime-tokio, ws-runtime-async-std): echo servers
 # and wstest fuzzingserver clients.
 run_server_suite ws-runtime-tokio target/conformance-bin/ws-runtime-tokio-echo_server "127.0.0.1:9002" "$RFC6455_CASES"

@@ -40,6 +40,8 @@ echo "== host ($(rustc -vV | sed -n 's/^host: //p')): ws-proto, no default featu
 run cargo build --manifest-path "$MANIFEST"
 echo "== host: ws-proto + alloc"
 run cargo build --manifest-path "$MANIFEST" --features alloc
+echo "== host: ws-proto + alloc + deflate (miniz_oxide)"
+run cargo build --manifest-path "$MANIFEST" --features deflate
 
 # Lints for the check crate too (cheap: ws-proto is already built).
 run cargo clippy --manifest-path "$MANIFEST" --features alloc -- -D warnings
@@ -54,4 +56,4 @@ else
   echo "== $EMBEDDED_TARGET: skipped (target not installed; 'rustup target add $EMBEDDED_TARGET' to enable this bonus check locally)"
 fi
 
-echo "nostd-check: OK (ws-proto links without std, with and without alloc)"
+echo "nostd-check: OK (ws-proto links without std: bare, with alloc, with deflate)"

@@ -5,14 +5,15 @@
 //! cargo run --release -p ws-proto --example echo_server -- 127.0.0.1:9001
 //! ```
 //!
-//! Every text and binary message is sent back as it arrived. This is the
-//! server the Autobahn|Testsuite conformance run (`scripts/conformance.sh`)
-//! tests.
+//! Every text and binary message is sent back as it arrived. Clients that
+//! offer permessage-deflate (RFC 7692) get it. This is the server the
+//! Autobahn|Testsuite conformance run (`scripts/conformance.sh`) tests.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
+use ws_proto::deflate::{DeflateConfig, DeflateParams};
 use ws_proto::handshake::server::AcceptOptions;
 use ws_proto::handshake::{self, EMPTY_HEADER, HeadReader, RequestLimits, Status};
 use ws_proto::{
@@ -48,13 +49,17 @@ fn main() -> io::Result<()> {
 /// Reads the upgrade request, answers it, then echoes until closed.
 fn serve(mut sock: TcpStream) -> io::Result<()> {
     sock.set_nodelay(true)?;
-    let Some(leftover) = handshake(&mut sock)? else {
+    let deflate = DeflateConfig::default();
+    let Some((leftover, compression)) = handshake(&mut sock, &deflate)? else {
         return Ok(());
     };
     let clock = StdClock::new();
     let mut config = Config::default();
     config.max_message_size(64 << 20);
     let mut conn = Connection::new(Role::Server, config, clock.now());
+    if let Some(params) = compression {
+        conn.enable_deflate(params, &deflate);
+    }
     let mut buf = RecvBuf::with_capacity(64 * 1024);
     buf.extend_from_slice(&leftover);
     let mut messages = MessageAssembler::new();
@@ -113,9 +118,12 @@ fn flush(conn: &mut Connection, sock: &mut TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs the server side of the opening handshake. Returns the bytes that
-/// followed the request (already frame data), or `None` if it was rejected.
-fn handshake(sock: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+/// What a successful handshake leaves: bytes that followed the request
+/// (already frame data) and the negotiated compression, if any.
+type Upgraded = (Vec<u8>, Option<DeflateParams>);
+
+/// Runs the server side of the opening handshake; `None` if it was rejected.
+fn handshake(sock: &mut TcpStream, deflate: &DeflateConfig) -> io::Result<Option<Upgraded>> {
     sock.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let limits = RequestLimits::default();
     let mut reader = HeadReader::new(&limits);
@@ -137,9 +145,17 @@ fn handshake(sock: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
         }
     };
     let mut headers = [EMPTY_HEADER; 64];
+    let mut compression = None;
     let response = match handshake::server::parse_request(&input[..head_len], &mut headers) {
         Ok(Status::Complete((request, _))) => {
-            handshake::server::accept_vec(&request, &AcceptOptions::default())
+            let negotiated = deflate.accept_offers(request.extensions());
+            compression = negotiated.map(|(params, _)| params);
+            let header = negotiated.map(|(_, header)| header);
+            let options = AcceptOptions {
+                extensions: header.as_ref().map(|h| h.as_str()),
+                ..AcceptOptions::default()
+            };
+            handshake::server::accept_vec(&request, &options)
         }
         Ok(Status::Partial) => Err(ws_proto::HandshakeError::MalformedHttp),
         Err(err) => Err(err),
@@ -147,7 +163,7 @@ fn handshake(sock: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     match response {
         Ok(bytes) => {
             sock.write_all(&bytes)?;
-            Ok(Some(input.split_off(head_len)))
+            Ok(Some((input.split_off(head_len), compression)))
         }
         Err(err) => {
             sock.write_all(&handshake::server::reject_error_vec(&err))?;

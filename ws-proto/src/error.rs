@@ -51,9 +51,11 @@ pub enum ProtocolError {
     MessageTooLarge,
     /// A message made of more fragments than `max_fragments` allows.
     TooManyFragments,
-    /// An extension could not process a frame (for example corrupt
-    /// compressed data).
+    /// An extension could not process a frame.
     Extension,
+    /// permessage-deflate data that does not decompress (RFC 7692 §6.2).
+    /// Closes with 1007: the payload is inconsistent with the message.
+    CorruptCompressedData,
 }
 
 impl ProtocolError {
@@ -76,6 +78,7 @@ impl ProtocolError {
             Self::MessageTooLarge => "message too large",
             Self::TooManyFragments => "too many fragments",
             Self::Extension => "extension error",
+            Self::CorruptCompressedData => "corrupt compressed data",
         }
     }
 }
@@ -95,7 +98,9 @@ impl core::error::Error for ProtocolError {}
 impl From<ProtocolError> for CloseCode {
     fn from(err: ProtocolError) -> Self {
         match err {
-            ProtocolError::InvalidUtf8 => Self::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::CorruptCompressedData => {
+                Self::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge | ProtocolError::MessageTooLarge => Self::MESSAGE_TOO_BIG,
             ProtocolError::TooManyFragments => Self::POLICY_VIOLATION,
             _ => Self::PROTOCOL_ERROR,
@@ -153,6 +158,7 @@ mod tests {
     fn close_code_mapping_7_4_1() {
         let cases = [
             (ProtocolError::InvalidUtf8, 1007),
+            (ProtocolError::CorruptCompressedData, 1007),
             (ProtocolError::MessageTooLarge, 1009),
             (ProtocolError::FrameTooLarge, 1009),
             (ProtocolError::TooManyFragments, 1008),

@@ -131,6 +131,7 @@ extern crate std;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 /// Unstable: for fuzz targets and replay tests.

@@ -33,6 +33,10 @@ pub struct RecvBuf<S> {
     storage: S,
     start: usize,
     end: usize,
+    /// Decompressed output of permessage-deflate, one chunk at a time;
+    /// empty (unallocated) until a compressed message arrives.
+    #[cfg(feature = "deflate")]
+    inflated: alloc::vec::Vec<u8>,
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<S> {
@@ -45,6 +49,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<S> {
             storage,
             start: 0,
             end: 0,
+            #[cfg(feature = "deflate")]
+            inflated: alloc::vec::Vec::new(),
         })
     }
 
@@ -117,6 +123,26 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<S> {
         self.start = self.end;
     }
 
+    /// The first `input` unprocessed bytes and an output area of `out`
+    /// bytes for decompression.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflate_io(&mut self, input: usize, out: usize) -> (&[u8], &mut [u8]) {
+        if self.inflated.len() < out {
+            self.inflated.resize(out, 0);
+        }
+        let input = input.min(self.end - self.start);
+        (
+            &self.storage.as_ref()[self.start..self.start + input],
+            &mut self.inflated[..out],
+        )
+    }
+
+    /// The first `n` bytes of decompressed output.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflated(&self, n: usize) -> &[u8] {
+        &self.inflated[..n.min(self.inflated.len())]
+    }
+
     /// Returns the storage.
     pub fn into_inner(self) -> S {
         self.storage
@@ -132,6 +158,8 @@ impl RecvBuf<alloc::boxed::Box<[u8]>> {
             storage,
             start: 0,
             end: 0,
+            #[cfg(feature = "deflate")]
+            inflated: alloc::vec::Vec::new(),
         }
     }
 }

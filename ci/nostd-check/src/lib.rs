@@ -184,6 +184,12 @@ mod heap {
             NoMaskKeys,
             Vec::new(),
         );
+        // With `deflate`, frames are compressed by miniz_oxide (alloc-only).
+        #[cfg(feature = "deflate")]
+        conn.enable_deflate(
+            ws_proto::deflate::DeflateParams::default(),
+            &ws_proto::deflate::DeflateConfig::default(),
+        );
         // Send through the `Vec` storage only; the input goes to the assembler.
         let mut total = super::exercise(&mut conn, &[]);
 

@@ -5,6 +5,8 @@
 //! [`timer`] holds the deadlines; this module holds the state they share and
 //! the lifecycle (closing handshake, failure, timeouts).
 
+#[cfg(feature = "deflate")]
+mod deflate;
 mod recv;
 mod send;
 mod timer;
@@ -199,6 +201,12 @@ pub struct Connection<K = DefaultMaskKeys, S = DefaultSendStorage> {
     timers: TimerTable,
     lifecycle: LifecycleQueue,
     keepalive_count: u64,
+    /// permessage-deflate, once negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<alloc::boxed::Box<deflate::DeflateState>>,
+    /// The fragmented message being sent is compressed.
+    #[cfg(feature = "deflate")]
+    sending_compressed: bool,
 }
 
 #[cfg(feature = "std")]
@@ -243,6 +251,10 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
             timers: TimerTable::default(),
             lifecycle: LifecycleQueue::default(),
             keepalive_count: 0,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            sending_compressed: false,
         };
         conn.note_activity(now);
         conn

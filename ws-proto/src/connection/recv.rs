@@ -43,31 +43,64 @@ pub enum Event<'a> {
 
 /// The data frame whose payload is arriving.
 #[derive(Debug, Clone, Copy)]
-struct InFrame {
-    kind: DataKind,
-    fin: bool,
-    mask: Option<MaskKey>,
-    remaining: u64,
-    /// Payload bytes already seen, modulo 4: the mask phase.
-    offset: usize,
+pub(crate) struct InFrame {
+    pub(crate) kind: DataKind,
+    pub(crate) fin: bool,
+    pub(crate) mask: Option<MaskKey>,
+    pub(crate) remaining: u64,
+    /// Payload bytes already unmasked, modulo 4: the mask phase.
+    pub(crate) offset: usize,
+    /// Bytes at the front of the receive buffer already unmasked but not
+    /// yet consumed (compressed frames are consumed as the inflater takes
+    /// them, which may be less than what arrived).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) unmasked: usize,
 }
 
 /// The message being received.
 #[derive(Debug, Clone, Copy)]
-struct InMessage {
+pub(crate) struct InMessage {
     kind: DataKind,
     size: u64,
     fragments: u32,
+    /// RSV1 was set on its first frame (permessage-deflate).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    compressed: bool,
+}
+
+/// A compressed message being inflated.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+pub(crate) struct Inflating {
+    pub(crate) kind: DataKind,
+    /// Trailer bytes fed to the inflater once the final frame is in;
+    /// `u8::MAX` while frames are still arriving.
+    pub(crate) trailer_fed: u8,
 }
 
 /// Receive-side state.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RecvState {
-    frame: Option<InFrame>,
-    message: Option<InMessage>,
-    utf8: Utf8Validator,
+    pub(crate) frame: Option<InFrame>,
+    pub(crate) message: Option<InMessage>,
+    pub(crate) utf8: Utf8Validator,
     /// After a failure or a received Close: input is dropped unread.
     pub(crate) discarding: bool,
+    /// The compressed message being inflated, if any.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) inflating: Option<Inflating>,
+    /// Decompressed bytes of that message so far.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) inflated: u64,
+}
+
+#[cfg(feature = "deflate")]
+impl RecvState {
+    /// Whether an inflation step can make progress without a new header.
+    fn inflation_active(&self) -> bool {
+        self.inflating
+            .is_some_and(|i| self.frame.is_some() || usize::from(i.trailer_fed) <= 4)
+    }
 }
 
 impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
@@ -91,6 +124,28 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
             if self.recv.discarding {
                 buf.consume_all();
                 return None;
+            }
+            #[cfg(feature = "deflate")]
+            if self.recv.inflation_active() {
+                if !buf.is_empty() {
+                    self.note_activity(now);
+                }
+                match self.inflate_step(now, buf) {
+                    super::deflate::InflateStep::Output {
+                        kind,
+                        len,
+                        end_of_message,
+                    } => {
+                        return Some(Event::Data {
+                            kind,
+                            payload: buf.inflated(len),
+                            end_of_frame: end_of_message,
+                            end_of_message,
+                        });
+                    }
+                    super::deflate::InflateStep::NeedInput => return None,
+                    super::deflate::InflateStep::Continue => continue,
+                }
             }
             if buf.is_empty() {
                 return None;
@@ -122,7 +177,18 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 mask: header.mask,
                 remaining: header.payload_len,
                 offset: 0,
+                unmasked: 0,
             };
+            #[cfg(feature = "deflate")]
+            if self.recv.message.is_some_and(|m| m.compressed) {
+                if self.recv.inflating.is_none() {
+                    self.recv.inflating = Some(super::deflate::start_inflating(message));
+                }
+                // Even an empty final frame must go through the inflater,
+                // which still holds the message's end.
+                self.recv.frame = Some(super::deflate::compressed_frame(frame));
+                continue;
+            }
             if header.payload_len > 0 {
                 self.recv.frame = Some(frame);
                 continue;
@@ -148,7 +214,21 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
     /// this role, fragmentation order and size limits. Updates the message
     /// bookkeeping for a valid data frame.
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        if header.rsv & !self.rsv_allowed != 0 {
+        // RSV1 means "compressed" on the first frame of a message when
+        // permessage-deflate is on (RFC 7692 §6); nowhere else.
+        let rsv1 = header.rsv & 0b100 != 0;
+        #[cfg(feature = "deflate")]
+        let deflate_rsv1 = rsv1
+            && self.deflate.is_some()
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        #[cfg(not(feature = "deflate"))]
+        let deflate_rsv1 = false;
+        let rsv = if deflate_rsv1 {
+            header.rsv & 0b011
+        } else {
+            header.rsv
+        };
+        if rsv & !self.rsv_allowed != 0 {
             return Err(ProtocolError::ReservedBits);
         }
         match (self.role, header.mask) {
@@ -176,6 +256,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 },
                 size: 0,
                 fragments: 0,
+                compressed: rsv1 && deflate_rsv1,
             },
         };
         let size = message.size.saturating_add(header.payload_len);

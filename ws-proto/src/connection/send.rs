@@ -32,7 +32,11 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         if self.sending.is_some() {
             return Err(SendError::FragmentInProgress);
         }
-        self.encode_frame(kind.opcode(), true, data, false)
+        #[cfg(feature = "deflate")]
+        if self.should_compress(data.len()) {
+            return self.encode_compressed(kind.opcode(), true, true, data);
+        }
+        self.encode_frame(kind.opcode(), true, 0, data, false)
     }
 
     /// Sends one fragment of a message (RFC 6455 §5.4): the first call starts
@@ -54,7 +58,24 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
             Some(_) => OpCode::Continuation,
             None => kind.opcode(),
         };
-        self.encode_frame(opcode, fin, data, false)?;
+        #[cfg(feature = "deflate")]
+        {
+            // The first fragment decides whether the message is compressed.
+            let first = self.sending.is_none();
+            let compress = if first {
+                self.should_compress(data.len())
+            } else {
+                self.sending_compressed
+            };
+            if compress {
+                self.encode_compressed(opcode, fin, first, data)?;
+            } else {
+                self.encode_frame(opcode, fin, 0, data, false)?;
+            }
+            self.sending_compressed = compress && !fin;
+        }
+        #[cfg(not(feature = "deflate"))]
+        self.encode_frame(opcode, fin, 0, data, false)?;
         self.sending = if fin { None } else { Some(kind) };
         Ok(())
     }
@@ -116,7 +137,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         if payload.len() > field::MAX_CONTROL_PAYLOAD {
             return Err(SendError::FrameTooLarge);
         }
-        self.encode_frame(opcode, true, payload, automatic)
+        self.encode_frame(opcode, true, 0, payload, automatic)
     }
 
     /// Answers a Ping: at once if there is room, otherwise by keeping only
@@ -155,9 +176,13 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
             payload[..2].copy_from_slice(&close.code.as_u16().to_be_bytes());
             payload[2..len].copy_from_slice(close.reason.as_bytes());
         }
-        self.encode_frame(OpCode::Close, true, &payload[..len], true)?;
+        self.encode_frame(OpCode::Close, true, 0, &payload[..len], true)?;
         self.close_sent = Some(close.code);
         self.sending = None;
+        #[cfg(feature = "deflate")]
+        {
+            self.sending_compressed = false;
+        }
         Ok(())
     }
 
@@ -181,27 +206,26 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         }
     }
 
-    /// Encodes one frame into the send buffer, masking it for a client.
-    fn encode_frame(
+    /// Checks that a frame of `payload_len` bytes may be queued now: the
+    /// watermark (for application frames) and the storage's room.
+    pub(crate) fn check_room(
         &mut self,
-        opcode: OpCode,
-        fin: bool,
-        payload: &[u8],
+        payload_len: usize,
         automatic: bool,
     ) -> Result<(), SendError> {
-        let mut header = FrameHeader {
-            fin,
+        let header = FrameHeader {
+            fin: true,
             rsv: 0,
-            opcode,
+            opcode: OpCode::Binary,
             mask: None,
-            payload_len: payload.len() as u64,
+            payload_len: payload_len as u64,
         };
         let mask_len = if self.role == super::Role::Client {
             4
         } else {
             0
         };
-        let needed = header.encoded_len() + mask_len + payload.len();
+        let needed = header.encoded_len() + mask_len + payload_len;
         let pending = self.send.pending_len();
         if !automatic && pending > 0 && pending + needed > self.config.send_buffer_watermark {
             return Err(SendError::BufferFull { needed });
@@ -209,9 +233,26 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         if !self.send.make_room(needed) {
             return Err(SendError::BufferFull { needed });
         }
-        if self.role == super::Role::Client {
-            header.mask = Some(self.keys.next_mask_key());
-        }
+        Ok(())
+    }
+
+    /// Encodes one frame into the send buffer, masking it for a client.
+    pub(crate) fn encode_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+        automatic: bool,
+    ) -> Result<(), SendError> {
+        self.check_room(payload.len(), automatic)?;
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: (self.role == super::Role::Client).then(|| self.keys.next_mask_key()),
+            payload_len: payload.len() as u64,
+        };
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head).unwrap_or(0);
         self.send.push(&head[..head_len]);

@@ -201,8 +201,9 @@ impl<'h, 'b> Extensions<'h, 'b> {
         }
     }
 
-    /// The items of one header value.
-    pub(crate) fn of_value(value: &'b str) -> Self {
+    /// The items of one `Sec-WebSocket-Extensions` header value, for
+    /// callers that hold the value rather than parsed headers.
+    pub fn of_value(value: &'b str) -> Self {
         Self {
             items: ListItems::of_value(value.as_bytes()),
         }

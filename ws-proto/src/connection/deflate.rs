@@ -1,0 +1,266 @@
+//! permessage-deflate inside the connection (RFC 7692 §6): RSV1 marks a
+//! compressed message; its frames' payloads, joined and followed by the
+//! 4-byte sync-flush trailer, form a raw deflate stream.
+//!
+//! Receiving inflates into the [`RecvBuf`]'s output area at most
+//! [`INFLATE_CHUNK`] bytes at a time and checks the message size limit
+//! after every chunk, so a small message that inflates to gigabytes is
+//! stopped at the limit with 1009 having cost one chunk of memory.
+
+use super::recv::{InFrame, Inflating};
+use super::{Connection, Role};
+use crate::deflate::codec::{Deflater, Inflater, TRAILER};
+use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::error::ProtocolError;
+use crate::frame::DataKind;
+use crate::keys::MaskKeySource;
+use crate::mask::apply_mask;
+use crate::recv_buf::RecvBuf;
+use crate::send_buf::SendStorage;
+use crate::time::Instant;
+
+/// Most decompressed bytes delivered by one event.
+pub(crate) const INFLATE_CHUNK: usize = 16 * 1024;
+
+/// Negotiated compression state; the codecs are created on first use.
+#[derive(Debug)]
+pub(crate) struct DeflateState {
+    params: DeflateParams,
+    level: u8,
+    min_size: usize,
+    inflater: Option<Inflater>,
+    deflater: Option<Deflater>,
+    /// Reused output of the compressor.
+    scratch: alloc::vec::Vec<u8>,
+}
+
+/// What one inflation step produced.
+pub(crate) enum InflateStep {
+    /// `len` bytes of output are in the receive buffer's output area.
+    Output {
+        kind: DataKind,
+        len: usize,
+        end_of_message: bool,
+    },
+    /// Nothing more until more bytes arrive.
+    NeedInput,
+    /// The current frame is finished (or the connection failed): go on
+    /// with the next header.
+    Continue,
+}
+
+impl DeflateState {
+    /// Upper bound of the compressed size of `len` bytes: stored blocks
+    /// cost 5 bytes per 64 KiB, plus the flush.
+    pub(crate) fn max_compressed_len(len: usize) -> usize {
+        len + len / 16_000 * 5 + 16
+    }
+}
+
+impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
+    /// Turns on permessage-deflate with the parameters the opening
+    /// handshake negotiated ([`DeflateConfig::accept_offers`] on a server,
+    /// [`DeflateConfig::accept_response`] on a client). From now on RSV1
+    /// marks compressed messages both ways. Call it before any frame is
+    /// exchanged.
+    pub fn enable_deflate(&mut self, params: DeflateParams, config: &DeflateConfig) {
+        self.deflate = Some(alloc::boxed::Box::new(DeflateState {
+            params,
+            level: config.level,
+            min_size: config.min_size,
+            inflater: None,
+            deflater: None,
+            scratch: alloc::vec::Vec::new(),
+        }));
+    }
+
+    /// The negotiated permessage-deflate parameters, if it is on.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|d| d.params)
+    }
+
+    /// Runs one step of decompression for the compressed message in
+    /// progress.
+    pub(crate) fn inflate_step<B>(&mut self, now: Instant, buf: &mut RecvBuf<B>) -> InflateStep
+    where
+        B: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        let Some(inflating) = self.recv.inflating else {
+            return InflateStep::Continue;
+        };
+        let Some(state) = self.deflate.as_deref_mut() else {
+            return InflateStep::Continue;
+        };
+        let peer_resets = match self.role {
+            Role::Server => state.params.client_no_context_takeover,
+            Role::Client => state.params.server_no_context_takeover,
+        };
+        let inflater = state.inflater.get_or_insert_with(Inflater::new);
+        let result = if let Some(mut frame) = self.recv.frame {
+            // Raw phase: inflate the frame's payload as it arrives.
+            let avail = usize::try_from(frame.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+            if avail > frame.unmasked {
+                if let Some(key) = frame.mask {
+                    apply_mask(
+                        &mut buf.filled_mut()[frame.unmasked..avail],
+                        key,
+                        frame.offset,
+                    );
+                }
+                frame.offset = (frame.offset + avail - frame.unmasked) % 4;
+                frame.unmasked = avail;
+            }
+            let (input, out) = buf.inflate_io(avail, INFLATE_CHUNK);
+            let Ok((consumed, written)) = inflater.inflate(input, out) else {
+                self.fail(now, ProtocolError::CorruptCompressedData);
+                return InflateStep::Continue;
+            };
+            buf.consume(consumed);
+            frame.remaining -= consumed as u64;
+            frame.unmasked -= consumed;
+            if frame.remaining == 0 {
+                self.recv.frame = None;
+                if frame.fin {
+                    self.recv.inflating = Some(Inflating {
+                        trailer_fed: 0,
+                        ..inflating
+                    });
+                }
+            } else {
+                self.recv.frame = Some(frame);
+            }
+            if written == 0 {
+                return match (consumed, frame.remaining) {
+                    (_, 0) => InflateStep::Continue,
+                    (0, _) => InflateStep::NeedInput,
+                    _ => InflateStep::Continue,
+                };
+            }
+            (written, false)
+        } else if inflating.trailer_fed <= TRAILER.len() as u8 {
+            // Trailer phase: the final frame is in; append 00 00 ff ff and
+            // drain what remains.
+            let fed = usize::from(inflating.trailer_fed);
+            let (_, out) = buf.inflate_io(0, INFLATE_CHUNK);
+            let Ok((consumed, written)) = inflater.inflate(&TRAILER[fed..], out) else {
+                self.fail(now, ProtocolError::CorruptCompressedData);
+                return InflateStep::Continue;
+            };
+            let fed = fed + consumed;
+            let done = fed == TRAILER.len() && written < INFLATE_CHUNK;
+            if !done && consumed == 0 && written == 0 {
+                // The stream refuses the trailer: not valid deflate data.
+                self.fail(now, ProtocolError::CorruptCompressedData);
+                return InflateStep::Continue;
+            }
+            self.recv.inflating = Some(Inflating {
+                trailer_fed: fed as u8,
+                ..inflating
+            });
+            if done {
+                self.recv.inflating = None;
+                self.recv.message = None;
+                if peer_resets {
+                    inflater.reset();
+                }
+            }
+            (written, done)
+        } else {
+            return InflateStep::Continue;
+        };
+        let (len, end_of_message) = result;
+        if let Err(err) = self.check_inflated(inflating.kind, buf.inflated(len), end_of_message) {
+            self.fail(now, err);
+            return InflateStep::Continue;
+        }
+        InflateStep::Output {
+            kind: inflating.kind,
+            len,
+            end_of_message,
+        }
+    }
+
+    /// Size limit and UTF-8 on decompressed output.
+    fn check_inflated(
+        &mut self,
+        kind: DataKind,
+        chunk: &[u8],
+        end: bool,
+    ) -> Result<(), ProtocolError> {
+        let inflated = self.recv.inflated.saturating_add(chunk.len() as u64);
+        self.recv.inflated = if end { 0 } else { inflated };
+        if inflated > self.config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if kind == DataKind::Text {
+            let ok =
+                self.recv.utf8.feed(chunk).is_ok() && (!end || self.recv.utf8.finish().is_ok());
+            if !ok {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a message (or a fragmented message starting with a frame) of
+    /// `len` bytes should be compressed.
+    pub(crate) fn should_compress(&self, len: usize) -> bool {
+        self.deflate.as_ref().is_some_and(|d| len >= d.min_size)
+    }
+
+    /// Compresses `data` and encodes it as one frame. The room check comes
+    /// first, so a refused frame leaves the compression context untouched.
+    pub(crate) fn encode_compressed(
+        &mut self,
+        opcode: crate::frame::OpCode,
+        fin: bool,
+        first: bool,
+        data: &[u8],
+    ) -> Result<(), crate::error::SendError> {
+        let bound = DeflateState::max_compressed_len(data.len());
+        self.check_room(bound, false)?;
+        let Some(state) = self.deflate.as_deref_mut() else {
+            return self.encode_frame(opcode, fin, 0, data, false);
+        };
+        let (window, resets) = match self.role {
+            Role::Server => (
+                state.params.server_max_window_bits,
+                state.params.server_no_context_takeover,
+            ),
+            Role::Client => (
+                state.params.client_max_window_bits,
+                state.params.client_no_context_takeover,
+            ),
+        };
+        let level = state.level;
+        let deflater = state
+            .deflater
+            .get_or_insert_with(|| Deflater::new(level, window, resets));
+        let mut out = core::mem::take(&mut state.scratch);
+        out.clear();
+        deflater.compress(data, &mut out, fin);
+        let rsv = if first { 0b100 } else { 0 };
+        let result = self.encode_frame(opcode, fin, rsv, &out, true);
+        if let Some(state) = self.deflate.as_deref_mut() {
+            out.clear();
+            state.scratch = out;
+        }
+        result
+    }
+}
+
+/// Marks the receive state for a new compressed message.
+pub(crate) fn start_inflating(kind: DataKind) -> Inflating {
+    Inflating {
+        kind,
+        trailer_fed: u8::MAX,
+    }
+}
+
+/// A compressed frame starts with nothing unmasked yet.
+pub(crate) fn compressed_frame(frame: InFrame) -> InFrame {
+    InFrame {
+        unmasked: 0,
+        ..frame
+    }
+}
