@@ -156,6 +156,8 @@ pub use connection::{
     Role, State, Transmit,
 };
 pub use error::{ProtocolError, SendError};
+#[cfg(feature = "alloc")]
+pub use frame::PreparedFrame;
 pub use frame::{DataKind, FrameHeader, OpCode};
 pub use handshake::HandshakeError;
 #[cfg(feature = "std")]

@@ -39,6 +39,38 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         self.encode_frame(kind.opcode(), true, 0, data, false)
     }
 
+    /// Sends a message encoded once for many recipients (broadcast).
+    ///
+    /// Only servers send unmasked frames, so a client gets
+    /// [`SendError::InvalidState`]. The frame goes out uncompressed even
+    /// when permessage-deflate is on (RSV1 clear is always allowed,
+    /// RFC 7692 §6). State rules and the watermark apply as for
+    /// [`send_text`](Self::send_text).
+    #[cfg(feature = "alloc")]
+    pub fn send_prepared(&mut self, frame: &crate::frame::PreparedFrame) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.role != super::Role::Server {
+            return Err(SendError::InvalidState);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        let bytes = frame.as_bytes();
+        let pending = self.send.pending_len();
+        if pending > 0 && pending + bytes.len() > self.config.send_buffer_watermark {
+            return Err(SendError::BufferFull {
+                needed: bytes.len(),
+            });
+        }
+        if !self.send.make_room(bytes.len()) {
+            return Err(SendError::BufferFull {
+                needed: bytes.len(),
+            });
+        }
+        self.send.push(bytes);
+        Ok(())
+    }
+
     /// Sends one fragment of a message (RFC 6455 §5.4): the first call starts
     /// a `kind` message, later calls continue it, and `fin` ends it.
     ///

@@ -707,3 +707,35 @@ fn idle_timeout_closes_with_1001() {
     assert_eq!(server.close_sent(), Some(CloseCode::GOING_AWAY));
     assert_eq!(server.poll_timeout(), Some(secs(60)));
 }
+
+#[test]
+fn prepared_frames_share_bytes_and_follow_the_rules() {
+    let frame = crate::frame::PreparedFrame::text("Hello");
+    let mut a = conn(Role::Server, Config::default());
+    let mut b = conn(Role::Server, Config::default());
+    a.send_prepared(&frame).unwrap();
+    b.send_prepared(&frame).unwrap();
+    assert_eq!(
+        a.poll_transmit(),
+        Some(Transmit::Bytes(
+            &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f][..]
+        ))
+    );
+    assert_eq!(b.send_buffered(), 7);
+    // Not inside a fragmented message, not after Close, never from a client.
+    b.send_fragment(DataKind::Text, b"x", false).unwrap();
+    assert_eq!(b.send_prepared(&frame), Err(SendError::FragmentInProgress));
+    a.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(a.send_prepared(&frame), Err(SendError::InvalidState));
+    let mut client = conn(Role::Client, Config::default());
+    assert_eq!(client.send_prepared(&frame), Err(SendError::InvalidState));
+    // The watermark applies.
+    let mut config = Config::default();
+    config.send_buffer_watermark(10);
+    let mut c = conn(Role::Server, config);
+    c.send_prepared(&frame).unwrap();
+    assert_eq!(
+        c.send_prepared(&frame),
+        Err(SendError::BufferFull { needed: 7 })
+    );
+}

@@ -17,9 +17,13 @@
 
 mod header;
 mod opcode;
+#[cfg(feature = "alloc")]
+mod prepared;
 
 pub use header::{FrameHeader, MAX_HEADER_LEN};
 pub use opcode::OpCode;
+#[cfg(feature = "alloc")]
+pub use prepared::PreparedFrame;
 
 /// Byte offsets and bit masks of the frame header (smoltcp's `field` idiom).
 pub(crate) mod field {
