@@ -234,6 +234,17 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         true
     }
 
+    /// Runs the core's timers whose deadline has passed, without waiting.
+    fn handle_due_timers(&mut self) {
+        if let Some(deadline) = self.conn.poll_timeout() {
+            let now = self.now();
+            if now >= deadline {
+                self.conn.handle_timeout(now);
+                self.drain_lifecycle();
+            }
+        }
+    }
+
     // ------------------------------------------------------------ input
 
     /// Feeds buffered bytes to the core until a whole message or a control
@@ -281,6 +292,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
         let mut reads = 0;
+        // Deadlines that passed while the socket kept us busy (a peer that
+        // floods data never lets the read below return `Pending`).
+        self.handle_due_timers();
         loop {
             if self.done {
                 return Poll::Ready(None);
@@ -364,7 +378,8 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     }
 
     /// [`Error::ConnectionClosed`] from the core's view of the ending.
-    pub(crate) fn closed_error(&self) -> Error {
+    pub(crate) fn closed_error(&mut self) -> Error {
+        self.drain_lifecycle();
         let (code, clean, initiator) = match self.outcome {
             Some(o) => (o.code, o.clean, o.initiator),
             None => (
@@ -496,11 +511,15 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// Drives the closing handshake to its end, discarding data that still
     /// arrives: `Ok` when it completed cleanly.
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.conn.is_open() && !self.done && self.queued.is_none() {
-            self.start_close(None)?;
-        }
+        // Whatever was accepted goes out before the Close frame.
         if self.queued.is_some() {
             std::task::ready!(self.poll_ready(cx))?;
+        }
+        if self.conn.is_open() && !self.done {
+            self.start_close(None)?;
+            if self.queued.is_some() {
+                std::task::ready!(self.poll_ready(cx))?;
+            }
         }
         loop {
             match std::task::ready!(self.poll_recv(cx)) {

@@ -26,6 +26,11 @@ use crate::transport::Transport;
 /// [`Stream`] implementation); to read and write from different tasks,
 /// [`split`](Self::split) it.
 ///
+/// Driven inline means it makes progress only while one of its methods is
+/// awaited: an application that only sends never reads the peer's Pings or
+/// Close. Keep a `recv` going (in `select!` with your other work — it is
+/// cancel-safe), or split the connection so a driver task does it.
+///
 /// # Sending and buffering
 ///
 /// [`send`](Self::send) queues a message and writes everything queued.

@@ -405,6 +405,47 @@ pub(crate) async fn client_subprotocols<R: TestRuntime>() {
     assert_eq!(peer.await, Some((1000, String::new())));
 }
 
+/// The `futures` `Stream` and `Sink` implementations: items fed without a
+/// flush still go out before the Close frame that `SinkExt::close` sends.
+pub(crate) async fn stream_and_sink<R: TestRuntime>() {
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(async move {
+        let mut ws = tokio_tungstenite::accept_async(tokio_stream(s))
+            .await
+            .unwrap();
+        let mut texts = Vec::new();
+        while let Some(message) = ws.next().await {
+            match message.unwrap() {
+                tungstenite::Message::Text(text) => texts.push(text.to_string()),
+                tungstenite::Message::Close(frame) => {
+                    texts.push(format!("close {:?}", frame.map(|f| u16::from(f.code))));
+                }
+                _ => {}
+            }
+        }
+        texts
+    });
+    let mut ws = our_client::<R>(c, &ClientOptions::new()).await;
+    R::guard(100, async {
+        for i in 0..3 {
+            ws.feed(Message::Text(format!("fed {i}"))).await.unwrap();
+        }
+        SinkExt::feed(&mut ws, Message::text("sink")).await.unwrap();
+        SinkExt::close(&mut ws).await.unwrap();
+    })
+    .await;
+    assert!(
+        ws.next().await.is_none(),
+        "the stream ends after a clean close"
+    );
+    let err = ws.send(Message::text("late")).await.unwrap_err();
+    assert!(err.is_clean_close() && !err.is_remote(), "{err}");
+    assert_eq!(
+        peer.await,
+        ["fed 0", "fed 1", "fed 2", "sink", "close Some(1000)"]
+    );
+}
+
 // ------------------------------------------------------------ split
 
 /// The halves in two tasks: one writes 200 messages and closes, the other
@@ -772,7 +813,7 @@ pub(crate) async fn from_upgraded<R: TestRuntime>() {
 macro_rules! scenarios {
     ($rt:ty) => {
         $crate::scenarios!(@ $rt, false: client_interop server_interop server_close_code
-            accept_callback client_subprotocols split_two_tasks
+            accept_callback client_subprotocols stream_and_sink split_two_tasks
             split_auto_replies_reader_only backpressure_unsplit recv_cancel_safe
             from_upgraded);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
