@@ -21,6 +21,9 @@
 //! `async-io` timers, a spawner), `error.rs` ([`Error`]). Switching runtimes
 //! is changing the import.
 //!
+//! `wss://` URLs need the `rustls` feature (rustls with the ring provider
+//! and webpki-roots); [`connect_with`] works over any TLS stream.
+//!
 //! ## Example
 //!
 //! A server and a client on loopback, on smol's executor:
@@ -68,7 +71,11 @@ pub mod error;
 pub mod server;
 pub mod time;
 
-pub use client::{ClientOptions, WsUrl, connect, connect_with, connect_with_options};
+pub use client::{
+    ClientOptions, MaybeTlsStream, WsUrl, connect, connect_with, connect_with_options,
+};
+#[cfg(feature = "rustls")]
+pub use client::{connect_with_tls, rustls};
 pub use connection::{
     CloseCode, CloseFrame, DataKind, Driver, Io, Message, ReadHalf, WebSocket, WebSocketConfig,
     WriteHalf, from_upgraded,
