@@ -28,6 +28,12 @@ pub type Driver<S> = ws_runtime::Driver<Io<S>, Runtime>;
 
 /// A `futures-io` `AsyncRead + AsyncWrite` stream as a
 /// [`ws_runtime::Transport`].
+///
+/// The write half is shut down with `poll_close`. `async_net::TcpStream`
+/// sends the TCP FIN there; `async_std::net::TcpStream` (like a bare
+/// `async_io::Async<TcpStream>`) only flushes, so its FIN goes out when the
+/// WebSocket is dropped: drop a server's WebSocket once `recv` has returned
+/// `None`, or the client waits for its close timeout.
 #[derive(Debug)]
 pub struct Io<S>(pub S);
 
