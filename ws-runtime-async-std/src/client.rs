@@ -105,7 +105,7 @@ impl AsyncWrite for MaybeTlsStream {
 /// `TCP_NODELAY`), with the default options.
 ///
 /// `wss://` verifies the server against the Mozilla root certificates
-/// (webpki-roots); use [`connect_with_tls`] for other roots or client
+/// (webpki-roots); use `connect_with_tls` (same feature) for other roots or client
 /// certificates. Without the `rustls` feature, `wss://` fails with
 /// [`Error::InvalidUrl`]: open a TLS stream yourself and use
 /// [`connect_with`].
