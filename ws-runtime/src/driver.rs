@@ -25,10 +25,12 @@ use crate::transport::Transport;
 /// monopolise a worker thread.
 const MAX_READS_PER_POLL: usize = 32;
 
-/// Something to send: a whole message or one fragment.
+/// Something to send: a whole message, a frame encoded once for many
+/// connections, or one fragment.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Message(Message),
+    Prepared(std::sync::Arc<ws_proto::PreparedFrame>),
     Fragment {
         kind: DataKind,
         data: Vec<u8>,
@@ -438,6 +440,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     None => conn.close(now, CloseCode::NORMAL, ""),
                 }
             }
+            Outgoing::Prepared(frame) => conn.send_prepared(frame),
             Outgoing::Fragment { kind, data, fin } => conn.send_fragment(*kind, data, *fin),
         }
     }
@@ -545,6 +548,7 @@ impl Outgoing {
     fn len(&self) -> usize {
         match self {
             Self::Message(message) => message.len(),
+            Self::Prepared(frame) => frame.as_bytes().len(),
             Self::Fragment { data, .. } => data.len(),
         }
     }

@@ -94,6 +94,7 @@ pub(crate) fn split<T: Transport, R: Runtime>(
         ended: OnceLock::new(),
     });
     let subprotocol = core.subprotocol.clone();
+    let role = core.conn.role();
     let driver = Driver {
         core,
         to_reader,
@@ -113,6 +114,7 @@ pub(crate) fn split<T: Transport, R: Runtime>(
         tx: to_driver,
         shared,
         subprotocol,
+        role,
     };
     (read, write, driver)
 }
@@ -161,6 +163,7 @@ pub struct WriteHalf {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
     subprotocol: Option<String>,
+    role: ws_proto::Role,
 }
 
 impl WriteHalf {
@@ -173,6 +176,20 @@ impl WriteHalf {
     /// message: dropped while waiting, the message is not sent.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         self.send_outgoing(Outgoing::Message(message)).await
+    }
+
+    /// Hands the driver a data frame encoded once for many connections
+    /// (broadcast; servers only); see
+    /// [`WebSocket::feed_prepared`](crate::WebSocket::feed_prepared). Only
+    /// the `Arc` crosses the queue.
+    pub async fn send_prepared(
+        &mut self,
+        frame: Arc<ws_proto::PreparedFrame>,
+    ) -> Result<(), Error> {
+        if self.role == ws_proto::Role::Client {
+            return Err(Error::Send(SendError::InvalidState));
+        }
+        self.send_outgoing(Outgoing::Prepared(frame)).await
     }
 
     /// Sends one fragment of a message (RFC 6455 §5.4); see

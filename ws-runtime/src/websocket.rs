@@ -130,6 +130,19 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
         self.core.start_send(out)
     }
 
+    /// Queues a data frame encoded once for many connections (broadcast;
+    /// see [`ws_proto::PreparedFrame`]), like [`feed`](Self::feed): the
+    /// bytes are copied into this connection's send buffer, not re-encoded.
+    /// Servers only: a client must mask every frame and gets
+    /// [`Error::Send`]. Call [`flush`](Self::flush) or keep `recv` going to
+    /// write it.
+    pub async fn feed_prepared(
+        &mut self,
+        frame: std::sync::Arc<ws_proto::PreparedFrame>,
+    ) -> Result<(), Error> {
+        self.feed_outgoing(Outgoing::Prepared(frame)).await
+    }
+
     /// Sends one fragment of a message (RFC 6455 §5.4): the first call
     /// starts a `kind` message, later calls continue it, `fin` ends it.
     /// Control messages may be sent in between; whole data messages may not.

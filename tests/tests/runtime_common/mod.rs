@@ -446,6 +446,62 @@ pub(crate) async fn stream_and_sink<R: TestRuntime>() {
     );
 }
 
+/// Broadcast: one `PreparedFrame` behind an `Arc`, sent by three server
+/// connections (unsplit and split); a client cannot send one.
+pub(crate) async fn broadcast_prepared<R: TestRuntime>() {
+    let frame = std::sync::Arc::new(ws_proto::PreparedFrame::text("to everyone"));
+    let mut peers = Vec::new();
+    let mut unsplit = Vec::new();
+    let mut halves = Vec::new();
+    for i in 0..3 {
+        let (c, s) = tcp_pair();
+        peers.push(R::spawn_peer(async move {
+            let (mut ws, _) = tokio_tungstenite::client_async(URL, tokio_stream(c))
+                .await
+                .unwrap();
+            let got = ws.next().await.unwrap().unwrap();
+            ws.close(None).await.unwrap();
+            while ws.next().await.is_some() {}
+            got
+        }));
+        let ws = our_server::<R>(s, &WebSocketConfig::default()).await;
+        if i == 0 {
+            unsplit.push(ws);
+        } else {
+            halves.push(ws.split());
+        }
+    }
+    R::guard(100, async {
+        for ws in &mut unsplit {
+            ws.feed_prepared(frame.clone()).await.unwrap();
+            ws.flush().await.unwrap();
+            assert!(matches!(ws.recv().await, Some(Ok(Message::Close(_)))));
+            assert!(ws.recv().await.is_none());
+        }
+        for (read, write) in &mut halves {
+            write.send_prepared(frame.clone()).await.unwrap();
+            assert!(matches!(read.recv().await, Some(Ok(Message::Close(_)))));
+            assert!(read.recv().await.is_none());
+        }
+    })
+    .await;
+    drop((unsplit, halves));
+    for peer in peers {
+        assert_eq!(peer.await, tungstenite::Message::text("to everyone"));
+    }
+    // Clients mask every frame: a prepared (unmasked) frame is refused.
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(tt_echo_server(s));
+    let mut ws = our_client::<R>(c, &ClientOptions::new()).await;
+    let err = ws.feed_prepared(frame.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::Send(_)), "{err}");
+    let (_read, mut write) = ws.split();
+    let err = write.send_prepared(frame).await.unwrap_err();
+    assert!(matches!(err, Error::Send(_)), "{err}");
+    write.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(R::guard(100, peer).await, Some((1000, String::new())));
+}
+
 // ------------------------------------------------------------ split
 
 /// The halves in two tasks: one writes 200 messages and closes, the other
@@ -717,10 +773,10 @@ pub(crate) async fn idle_timeout<R: TestRuntime>() {
     let (c, s) = tcp_pair();
     let peer = R::spawn_peer(tt_echo_server(s));
     let options = timer_options::<R>(|p| {
-        p.idle_timeout(Some(u * 2)).close_timeout(u * 50);
+        p.idle_timeout(Some(u * 2)).close_timeout(u * 200);
     });
     let mut ws = our_client::<R>(c, &options).await;
-    let echo = R::guard(100, ws.recv()).await;
+    let echo = R::guard(400, ws.recv()).await;
     match echo {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::GOING_AWAY),
         other => panic!("expected the Close echo, got {other:?}"),
@@ -813,7 +869,7 @@ pub(crate) async fn from_upgraded<R: TestRuntime>() {
 macro_rules! scenarios {
     ($rt:ty) => {
         $crate::scenarios!(@ $rt, false: client_interop server_interop server_close_code
-            accept_callback client_subprotocols stream_and_sink split_two_tasks
+            accept_callback client_subprotocols stream_and_sink broadcast_prepared split_two_tasks
             split_auto_replies_reader_only backpressure_unsplit recv_cancel_safe
             from_upgraded);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
