@@ -10,8 +10,8 @@ use std::io;
 use std::task::{Context, Poll};
 
 use ws_proto::{
-    CloseCode, CloseOutcome, Connection, DataKind, Event, Instant, Lifecycle, RecvBuf, Role,
-    SendError, StdClock, Transmit,
+    CloseCode, CloseOutcome, DataKind, Event, Instant, Lifecycle, OsMaskKeys, RecvBuf, Role,
+    SendError, SendStorage, StdClock, Transmit,
 };
 
 use crate::config::WebSocketConfig;
@@ -36,6 +36,56 @@ pub(crate) enum Outgoing {
         data: Vec<u8>,
         fin: bool,
     },
+}
+
+/// The protocol core as the driver holds it: OS-entropy mask keys and a
+/// [`SendBuffer`].
+pub type Connection = ws_proto::Connection<OsMaskKeys, SendBuffer>;
+
+/// Send storage for the protocol core: a `Vec<u8>` that gives memory back.
+///
+/// A big message (16 MiB, say) passes through the send buffer whole; a
+/// plain `Vec` would keep that capacity for the rest of the connection.
+/// This one shrinks to [`SendBuffer::KEEP`] once everything has been
+/// written, if it had grown past [`SendBuffer::SHRINK_ABOVE`].
+#[derive(Debug, Default)]
+pub struct SendBuffer(Vec<u8>);
+
+impl SendBuffer {
+    /// Capacity kept after a drain.
+    pub const KEEP: usize = 64 * 1024;
+    /// Capacity above which a drained buffer shrinks.
+    pub const SHRINK_ABOVE: usize = 256 * 1024;
+
+    /// The allocated capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+impl SendStorage for SendBuffer {
+    fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    fn has_room(&self, _additional: usize) -> bool {
+        true
+    }
+
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        self.0.extend_from_slice(data);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+        if len == 0 && self.0.capacity() > Self::SHRINK_ABOVE {
+            self.0.shrink_to(Self::KEEP);
+        }
+    }
 }
 
 /// The driver state of one connection.
@@ -77,7 +127,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// handshake) are `leftover`.
     pub(crate) fn new(io: T, role: Role, config: &WebSocketConfig, rt: R, leftover: &[u8]) -> Self {
         let clock = StdClock::with_epoch(rt.now());
-        let conn = Connection::new(role, config.protocol.clone(), clock.now_from(&rt));
+        let conn = Connection::with_parts(
+            role,
+            config.protocol.clone(),
+            clock.now_from(&rt),
+            OsMaskKeys::new(),
+            SendBuffer::default(),
+        );
         let mut core = Self {
             io,
             rt,

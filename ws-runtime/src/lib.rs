@@ -72,6 +72,7 @@ mod url;
 mod websocket;
 
 pub use config::WebSocketConfig;
+pub use driver::{Connection, SendBuffer};
 pub use error::{Error, Result};
 pub use handshake::{Accept, ClientOptions, Reject, accept, accept_with, connect_with};
 pub use message::{CloseFrame, Message};

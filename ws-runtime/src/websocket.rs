@@ -229,7 +229,7 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
     }
 
     /// The protocol state machine, for inspection.
-    pub fn protocol(&self) -> &ws_proto::Connection {
+    pub fn protocol(&self) -> &crate::Connection {
         &self.core.conn
     }
 

@@ -200,6 +200,9 @@ pub(crate) async fn client_interop<R: TestRuntime>() {
         // 16 MiB, binary and text.
         let big = pattern(BIG);
         ws.send(Message::Binary(big.clone())).await.unwrap();
+        // Written out: the send buffer gave the 16 MiB back.
+        let capacity = ws.protocol().send_storage().capacity();
+        assert!(capacity <= ws_runtime::SendBuffer::KEEP, "{capacity}");
         assert_eq!(ws.recv().await.unwrap().unwrap(), Message::Binary(big));
         let text = "0123456789abcdef".repeat(BIG / 16);
         ws.send(Message::Text(text.clone())).await.unwrap();
