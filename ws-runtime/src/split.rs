@@ -29,7 +29,9 @@
 //!   items as [`WebSocket::recv`](crate::WebSocket::recv) (`None` after a
 //!   clean close, else one `Err`), and the writer gets
 //!   [`Error::ConnectionClosed`]. Dropping both halves closes the
-//!   connection with 1000 and lets the driver finish the handshake.
+//!   connection with 1000 and lets the driver finish the handshake (the
+//!   reader holds a silent sender of the outgoing queue, so the queue's end
+//!   wakes the driver exactly when the last half goes).
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -100,14 +102,15 @@ pub(crate) fn split<T: Transport, R: Runtime>(
         to_reader,
         pending_in: None,
         from_writer,
-        writer_gone: false,
+        halves_gone: false,
+        cannot_send: false,
         reader_gone: false,
-        close_started: false,
         shared: shared.clone(),
         finished: false,
     };
     let read = ReadHalf {
         rx: from_driver,
+        _alive: to_driver.clone(),
         subprotocol: subprotocol.clone(),
     };
     let write = WriteHalf {
@@ -125,6 +128,9 @@ pub(crate) fn split<T: Transport, R: Runtime>(
 /// messages, then `None` after a clean close or one `Err` item.
 pub struct ReadHalf {
     rx: mpsc::Receiver<Result<Message, Error>>,
+    /// Never used to send: the outgoing queue reports its end (waking the
+    /// driver) only once the writer *and* the reader are dropped.
+    _alive: mpsc::Sender<Outgoing>,
     subprotocol: Option<String>,
 }
 
@@ -302,9 +308,12 @@ pub struct Driver<T, R: Runtime> {
     /// A received item waiting for room in the reader's queue.
     pending_in: Option<Result<Message, Error>>,
     from_writer: mpsc::Receiver<Outgoing>,
-    writer_gone: bool,
+    /// Every sender of the outgoing queue is gone: both halves were dropped.
+    halves_gone: bool,
+    /// The connection refuses further messages (closing, or broken).
+    cannot_send: bool,
+    /// The reader was dropped: received messages are discarded.
     reader_gone: bool,
-    close_started: bool,
     shared: Arc<Shared>,
     finished: bool,
 }
@@ -313,14 +322,14 @@ impl<T: Transport, R: Runtime> Driver<T, R> {
     /// Takes writer messages while the core has room for them.
     fn poll_writer(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while !self.writer_gone {
+        while !self.halves_gone && !self.cannot_send {
             match self.core.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
                     // Nothing can be sent any more; the writer learns it
                     // from `Shared`.
+                    self.cannot_send = true;
                     self.from_writer.close();
-                    self.writer_gone = true;
                     break;
                 }
                 Poll::Pending => break,
@@ -332,7 +341,14 @@ impl<T: Transport, R: Runtime> Driver<T, R> {
                     let _ = self.core.start_send(out);
                     progress = true;
                 }
-                Poll::Ready(None) => self.writer_gone = true,
+                Poll::Ready(None) => {
+                    // Both halves dropped: close the connection (1000) and
+                    // let the receive loop finish the handshake.
+                    self.halves_gone = true;
+                    self.reader_gone = true;
+                    let _ = self.core.start_close(None);
+                    progress = true;
+                }
                 Poll::Pending => break,
             }
         }
@@ -384,10 +400,6 @@ impl<T: Transport, R: Runtime> Future for Driver<T, R> {
         }
         for _ in 0..MAX_ITEMS_PER_POLL {
             let mut progress = this.poll_writer(cx);
-            if this.writer_gone && this.reader_gone && !this.close_started {
-                this.close_started = true;
-                let _ = this.core.start_close(None);
-            }
             if let Some(item) = this.pending_in.take() {
                 match this.to_reader.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
@@ -424,6 +436,8 @@ impl<T: Transport, R: Runtime> Future for Driver<T, R> {
                 return Poll::Pending;
             }
         }
+        // Out of budget: write what the loop queued, then yield.
+        let _ = this.core.poll_write_out(cx);
         cx.waker().wake_by_ref();
         Poll::Pending
     }
@@ -433,7 +447,7 @@ impl<T, R: Runtime> std::fmt::Debug for Driver<T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("core", &self.core)
-            .field("writer_gone", &self.writer_gone)
+            .field("halves_gone", &self.halves_gone)
             .field("reader_gone", &self.reader_gone)
             .finish_non_exhaustive()
     }

@@ -83,6 +83,18 @@ pub(crate) fn tcp_pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
+/// Like [`tcp_pair`], with socket buffers shrunk to 32 KiB, so that a
+/// writer has to wait for a slow reader almost at once.
+pub(crate) fn tcp_pair_small_buffers() -> (TcpStream, TcpStream) {
+    let (client, server) = tcp_pair();
+    for stream in [&client, &server] {
+        let socket = socket2::SockRef::from(stream);
+        socket.set_send_buffer_size(32 * 1024).unwrap();
+        socket.set_recv_buffer_size(32 * 1024).unwrap();
+    }
+    (client, server)
+}
+
 fn tokio_stream(stream: TcpStream) -> tokio::net::TcpStream {
     tokio::net::TcpStream::from_std(stream).expect("register with tokio")
 }
@@ -591,6 +603,17 @@ pub(crate) async fn split_auto_replies_reader_only<R: TestRuntime>() {
     drop(write);
 }
 
+/// Dropping both halves closes the connection (1000) through the driver.
+pub(crate) async fn split_dropped_halves_close<R: TestRuntime>() {
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(tt_echo_server(s));
+    let ws = our_client::<R>(c, &ClientOptions::new()).await;
+    let (read, write) = ws.split();
+    drop(write);
+    drop(read);
+    assert_eq!(R::guard(100, peer).await, Some((1000, String::new())));
+}
+
 // ------------------------------------------------------------ backpressure
 
 /// A peer that never reads: `feed` stops accepting (the future stays
@@ -843,6 +866,59 @@ pub(crate) async fn recv_cancel_safe<R: TestRuntime>() {
     peer.await;
 }
 
+/// `send` raced against a short sleep in `select`: a cancelled send either
+/// sent its message or not, never part of it, and the frames stay valid.
+pub(crate) async fn send_cancel_safe<R: TestRuntime>() {
+    const N: u8 = 100;
+    const SIZE: usize = 64 * 1024;
+    let (c, s) = tcp_pair_small_buffers();
+    let peer = R::spawn_peer(async move {
+        let mut ws = tokio_tungstenite::accept_async(tokio_stream(s))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        while let Some(message) = ws.next().await {
+            match message.expect("well-formed frames") {
+                tungstenite::Message::Binary(data) => {
+                    assert_eq!(data.len(), SIZE);
+                    assert!(data.iter().all(|&b| b == data[0]), "a torn message");
+                    ids.push(data[0]);
+                    // A slow reader, so that sends wait and get cancelled.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                tungstenite::Message::Close(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        ids
+    });
+    let mut options = ClientOptions::new();
+    options
+        .config_mut()
+        .protocol_mut()
+        .send_buffer_watermark(16 * 1024);
+    let mut ws = our_client::<R>(c, &options).await;
+    let mut cancelled = 0;
+    R::guard(600, async {
+        for id in 0..N {
+            let send = std::pin::pin!(ws.send(Message::Binary(vec![id; SIZE])));
+            if let Either::Right(_) = select(send, R::sleep(Duration::from_millis(2))).await {
+                cancelled += 1;
+            }
+        }
+        ws.send(Message::Binary(vec![N; SIZE])).await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    })
+    .await;
+    drop(ws);
+    let ids = peer.await;
+    assert_eq!(ids.last(), Some(&N), "{cancelled} sends cancelled");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates: {ids:?}"
+    );
+}
+
 /// `from_upgraded`: framing a stream whose handshake happened elsewhere.
 pub(crate) async fn from_upgraded<R: TestRuntime>() {
     let (c, s) = tcp_pair();
@@ -873,7 +949,8 @@ macro_rules! scenarios {
     ($rt:ty) => {
         $crate::scenarios!(@ $rt, false: client_interop server_interop server_close_code
             accept_callback client_subprotocols stream_and_sink broadcast_prepared split_two_tasks
-            split_auto_replies_reader_only backpressure_unsplit recv_cancel_safe
+            split_auto_replies_reader_only split_dropped_halves_close backpressure_unsplit
+            recv_cancel_safe send_cancel_safe
             from_upgraded);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
             keepalive_unanswered close_timeout idle_timeout handshake_timeout);
