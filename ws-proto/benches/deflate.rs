@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p ws-proto --bench deflate`
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use ws_proto::deflate::{DeflateConfig, DeflateParams};
