@@ -105,6 +105,10 @@ pub(crate) struct Core<T, R: Runtime> {
     /// peer that stopped reading cannot hold the connection forever.
     linger: Option<Instant>,
     linger_expired: bool,
+    /// A bound on writing what was accepted before a requested close, so
+    /// that a peer that stopped reading cannot hold the Close back forever.
+    flush_deadline: Option<Instant>,
+    flush_deadline_passed: bool,
     read_closed: bool,
     shutdown_pending: bool,
     needs_flush: bool,
@@ -146,6 +150,8 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             armed: None,
             linger: None,
             linger_expired: false,
+            flush_deadline: None,
+            flush_deadline_passed: false,
             read_closed: false,
             shutdown_pending: false,
             needs_flush: false,
@@ -257,10 +263,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// Waits for the earliest deadline (the core's, or the final-flush
     /// bound) and runs it. Returns whether something fired.
     pub(crate) fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
-        let deadline = match (self.conn.poll_timeout(), self.linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let linger = self.linger.filter(|_| !self.linger_expired);
+        let flush = self.flush_deadline.filter(|_| !self.flush_deadline_passed);
+        let deadline = [self.conn.poll_timeout(), linger, flush]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(deadline) = deadline else {
             return false;
         };
@@ -285,8 +293,11 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         // The timer may round; it fired, so the deadline has come.
         let now = now.max(deadline);
         self.conn.handle_timeout(now);
-        if self.linger.is_some_and(|linger| linger <= now) {
+        if linger.is_some_and(|linger| linger <= now) {
             self.linger_expired = true;
+        }
+        if flush.is_some_and(|flush| flush <= now) {
+            self.flush_deadline_passed = true;
         }
         self.drain_lifecycle();
         true
@@ -567,18 +578,54 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         self.start_send(Outgoing::Message(Message::Close(frame)))
     }
 
-    /// Drives the closing handshake to its end, discarding data that still
-    /// arrives: `Ok` when it completed cleanly.
-    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        // Whatever was accepted goes out before the Close frame.
-        if self.queued.is_some() {
-            std::task::ready!(self.poll_ready(cx))?;
+    /// Whether the item held for lack of room is still waiting.
+    pub(crate) fn has_queued(&self) -> bool {
+        self.queued.is_some()
+    }
+
+    /// Gives up on the held item (see [`poll_flush_deadline`](Self::poll_flush_deadline)).
+    pub(crate) fn drop_queued(&mut self) {
+        self.queued = None;
+    }
+
+    /// Arms (on the first call) and polls the bound on flushing before a
+    /// requested close: the close timeout. `true` once it has passed.
+    pub(crate) fn poll_flush_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.flush_deadline.is_none() {
+            self.flush_deadline = Some(self.now() + self.conn.close_timeout());
         }
+        while !self.flush_deadline_passed && self.poll_timers(cx) {}
+        self.flush_deadline_passed
+    }
+
+    /// Closes with `frame` (taken on first use; `None` means 1000) and
+    /// drives the closing handshake to its end, discarding data that still
+    /// arrives: `Ok` when it completed cleanly.
+    ///
+    /// An item accepted earlier and still held for lack of room is written
+    /// first, unless the peer stops reading: after the close timeout it is
+    /// dropped and the Close frame goes into the buffer anyway (the close
+    /// timer and the final-flush bound then end the connection).
+    pub(crate) fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: &mut Option<CloseFrame>,
+    ) -> Poll<Result<(), Error>> {
         if self.conn.is_open() && !self.done {
-            self.start_close(None)?;
             if self.queued.is_some() {
-                std::task::ready!(self.poll_ready(cx))?;
+                match self.poll_ready(cx) {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending => {
+                        if !self.poll_flush_deadline(cx) {
+                            return Poll::Pending;
+                        }
+                        self.queued = None;
+                    }
+                }
             }
+            // A Close frame always fits: control frames this end must send
+            // ignore the watermark.
+            self.start_close(frame.take())?;
         }
         loop {
             match std::task::ready!(self.poll_recv(cx)) {

@@ -62,12 +62,19 @@ struct Ended {
     initiator: Initiator,
 }
 
-/// State the driver publishes to the halves.
+/// State shared by the driver and the halves.
 #[derive(Debug)]
 struct Shared {
-    /// Data can still be sent (no Close sent or received).
+    /// Data can still be sent (no Close sent or received, no close
+    /// requested).
     open: AtomicBool,
     ended: OnceLock<Ended>,
+    /// [`WriteHalf::close`] was called: the frame to close with. It
+    /// bypasses the outgoing queue, so a peer that stopped reading cannot
+    /// hold it back beyond the close timeout.
+    close_request: OnceLock<CloseFrame>,
+    /// Wakes the driver for a close request.
+    driver: atomic_waker::AtomicWaker,
 }
 
 impl Shared {
@@ -94,6 +101,8 @@ pub(crate) fn split<T: Transport, R: Runtime>(
     let shared = Arc::new(Shared {
         open: AtomicBool::new(core.conn.is_open()),
         ended: OnceLock::new(),
+        close_request: OnceLock::new(),
+        driver: atomic_waker::AtomicWaker::new(),
     });
     let subprotocol = core.subprotocol.clone();
     let role = core.conn.role();
@@ -105,6 +114,9 @@ pub(crate) fn split<T: Transport, R: Runtime>(
         halves_gone: false,
         cannot_send: false,
         reader_gone: false,
+        writer_idle: false,
+        close_started: false,
+        queue_closed: false,
         shared: shared.clone(),
         finished: false,
     };
@@ -211,15 +223,25 @@ impl WriteHalf {
             .await
     }
 
-    /// Starts the closing handshake with `code` and `reason`. The driver
-    /// finishes it; the [`ReadHalf`] reports the end (`None` when clean).
+    /// Starts the closing handshake with `code` and `reason` (at most 123
+    /// bytes): the driver sends the Close frame after the messages already
+    /// handed to it, or after the close timeout if the peer stopped reading
+    /// them (they are then dropped). The [`ReadHalf`] reports the end
+    /// (`None` when clean). Sending fails from now on.
+    ///
+    /// Returns at once (it never waits for queue room); only the first
+    /// close of a connection counts. Cancel-safe.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if !self.shared.open.load(Ordering::Acquire) {
-            return Ok(());
+        self.request_close(Some(CloseFrame::new(code, reason)));
+        Ok(())
+    }
+
+    fn request_close(&self, frame: Option<CloseFrame>) {
+        let frame = frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NORMAL, ""));
+        if self.shared.close_request.set(frame).is_ok() {
+            self.shared.open.store(false, Ordering::Release);
+            self.shared.driver.wake();
         }
-        let frame = CloseFrame::new(code, reason);
-        self.send_outgoing(Outgoing::Message(Message::Close(Some(frame))))
-            .await
     }
 
     async fn send_outgoing(&mut self, out: Outgoing) -> Result<(), Error> {
@@ -264,7 +286,8 @@ impl std::fmt::Debug for WriteHalf {
 }
 
 /// `poll_flush` means the driver has taken every message (it writes them
-/// as soon as it can); `poll_close` starts the closing handshake with 1000.
+/// as soon as it can); `poll_close` requests the closing handshake with
+/// 1000, like [`WriteHalf::close`].
 impl Sink<Message> for WriteHalf {
     type Error = Error;
 
@@ -285,13 +308,8 @@ impl Sink<Message> for WriteHalf {
         }
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        if !this.shared.open.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(()));
-        }
-        std::task::ready!(this.poll_ready_inner(cx))?;
-        this.start_send_inner(Outgoing::Message(Message::Close(None)))?;
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().request_close(None);
         Poll::Ready(Ok(()))
     }
 }
@@ -314,6 +332,13 @@ pub struct Driver<T, R: Runtime> {
     cannot_send: bool,
     /// The reader was dropped: received messages are discarded.
     reader_gone: bool,
+    /// The outgoing queue was empty at the last look.
+    writer_idle: bool,
+    /// A requested close has been handed to the core.
+    close_started: bool,
+    /// The driver closed the outgoing queue (its end then means drained,
+    /// not that both halves are gone).
+    queue_closed: bool,
     shared: Arc<Shared>,
     finished: bool,
 }
@@ -329,6 +354,7 @@ impl<T: Transport, R: Runtime> Driver<T, R> {
                     // Nothing can be sent any more; the writer learns it
                     // from `Shared`.
                     self.cannot_send = true;
+                    self.queue_closed = true;
                     self.from_writer.close();
                     break;
                 }
@@ -339,20 +365,57 @@ impl<T: Transport, R: Runtime> Driver<T, R> {
                     // A refused message (data after Close, an invalid close
                     // code) is dropped; the writer sees `is_open() == false`.
                     let _ = self.core.start_send(out);
+                    self.writer_idle = false;
                     progress = true;
+                }
+                Poll::Ready(None) if self.queue_closed => {
+                    // The driver closed the queue itself; it is drained.
+                    self.cannot_send = true;
+                    self.writer_idle = true;
                 }
                 Poll::Ready(None) => {
                     // Both halves dropped: close the connection (1000) and
                     // let the receive loop finish the handshake.
                     self.halves_gone = true;
                     self.reader_gone = true;
-                    let _ = self.core.start_close(None);
+                    self.writer_idle = true;
+                    if !self.close_started {
+                        self.close_started = true;
+                        let _ = self.core.start_close(None);
+                    }
                     progress = true;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.writer_idle = true;
+                    break;
+                }
             }
         }
         progress
+    }
+
+    /// Hands a requested close to the core once the messages sent before
+    /// it are in, or once the close timeout says the peer is not reading
+    /// them.
+    fn poll_close_request(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.close_started {
+            return false;
+        }
+        let Some(frame) = self.shared.close_request.get() else {
+            return false;
+        };
+        let drained = (self.writer_idle || self.cannot_send) && !self.core.has_queued();
+        if !drained {
+            if !self.core.poll_flush_deadline(cx) {
+                return false;
+            }
+            self.core.drop_queued();
+            self.queue_closed = true;
+            self.from_writer.close();
+        }
+        self.close_started = true;
+        let _ = self.core.start_close(Some(frame.clone()));
+        true
     }
 
     fn publish_state(&self) {
@@ -398,8 +461,10 @@ impl<T: Transport, R: Runtime> Future for Driver<T, R> {
         if this.finished {
             return Poll::Ready(());
         }
+        this.shared.driver.register(cx.waker());
         for _ in 0..MAX_ITEMS_PER_POLL {
             let mut progress = this.poll_writer(cx);
+            progress |= this.poll_close_request(cx);
             if let Some(item) = this.pending_in.take() {
                 match this.to_reader.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {

@@ -170,13 +170,12 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
     /// `Ok` when the closing handshake completed. If closing had already
     /// begun (the peer closed first), it only finishes the handshake. The
     /// wait is bounded by the close timeout
-    /// ([`ws_proto::Config::close_timeout`]).
+    /// ([`ws_proto::Config::close_timeout`]), also when the peer stopped
+    /// reading: a message still held back for lack of buffer room is then
+    /// dropped after that timeout so the Close frame can be queued.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if self.core.conn.is_open() && !self.core.is_done() {
-            poll_fn(|cx| self.core.poll_ready(cx)).await?;
-            self.core.start_close(Some(CloseFrame::new(code, reason)))?;
-        }
-        poll_fn(|cx| self.core.poll_close(cx)).await
+        let mut frame = Some(CloseFrame::new(code, reason));
+        poll_fn(|cx| self.core.poll_close(cx, &mut frame)).await
     }
 
     /// Splits the connection into a reader and a writer that can be used
@@ -282,6 +281,6 @@ impl<T: Transport, R: Runtime> Sink<Message> for WebSocket<T, R> {
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().core.poll_close(cx)
+        self.get_mut().core.poll_close(cx, &mut None)
     }
 }

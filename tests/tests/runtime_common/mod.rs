@@ -792,6 +792,81 @@ pub(crate) async fn close_timeout<R: TestRuntime>() {
     peer.await;
 }
 
+/// Close timeout with a full socket: the Close frame cannot even be
+/// written (the peer reads nothing), yet `close` still ends, bounded by the
+/// close timeout and then by the final-flush bound.
+pub(crate) async fn close_timeout_unwritable<R: TestRuntime>() {
+    let u = R::unit();
+    let (c, s) = tcp_pair_small_buffers();
+    let (done_tx, done_rx) = futures_channel::oneshot::channel();
+    let peer = R::spawn_peer(tt_silent_server(s, done_rx));
+    let mut options = timer_options::<R>(|p| {
+        p.close_timeout(u * 2).send_buffer_watermark(64 * 1024);
+    });
+    options.config_mut().read_buffer_size(4096);
+    let mut ws = our_client::<R>(c, &options).await;
+    let mut blocked = false;
+    for _ in 0..10_000 {
+        if ws
+            .feed(Message::Binary(vec![1; 16 * 1024]))
+            .now_or_never()
+            .is_none()
+        {
+            blocked = true;
+            break;
+        }
+    }
+    assert!(blocked);
+    let result = R::guard(100, ws.close(CloseCode::NORMAL, "")).await;
+    assert!(
+        matches!(result, Err(Error::ConnectionClosed { clean: false, .. })),
+        "{result:?}"
+    );
+    assert!(ws.is_closed());
+    let _ = done_tx.send(());
+    peer.await;
+}
+
+/// The same through the split halves: `WriteHalf::close` bypasses the
+/// full outgoing queue, and the reader sees the end within the close
+/// timeout and the final-flush bound.
+pub(crate) async fn split_close_unwritable<R: TestRuntime>() {
+    let u = R::unit();
+    let (c, s) = tcp_pair_small_buffers();
+    let (done_tx, done_rx) = futures_channel::oneshot::channel();
+    let peer = R::spawn_peer(tt_silent_server(s, done_rx));
+    let mut options = timer_options::<R>(|p| {
+        p.close_timeout(u * 2).send_buffer_watermark(64 * 1024);
+    });
+    options.config_mut().channel_capacity(2);
+    let ws = our_client::<R>(c, &options).await;
+    let (mut read, mut write) = ws.split();
+    // Fill the queue, let the driver move what it can into the socket, and
+    // again: the peer reads nothing, so everything ends up full.
+    for _ in 0..20 {
+        for _ in 0..10 {
+            if write
+                .send(Message::Binary(vec![1; 16 * 1024]))
+                .now_or_never()
+                .is_none()
+            {
+                break;
+            }
+        }
+        R::sleep(u / 10).await;
+    }
+    write.close(CloseCode::NORMAL, "").await.unwrap();
+    assert!(!write.is_open());
+    let end = R::guard(100, read.recv()).await;
+    assert!(
+        matches!(end, Some(Err(Error::ConnectionClosed { clean: false, .. }))),
+        "{end:?}"
+    );
+    assert!(read.recv().await.is_none());
+    let _ = done_tx.send(());
+    peer.await;
+}
+
 /// Idle timeout: nothing received for a while closes with 1001; a peer that
 /// answers completes the handshake cleanly.
 pub(crate) async fn idle_timeout<R: TestRuntime>() {
@@ -953,7 +1028,7 @@ macro_rules! scenarios {
             recv_cancel_safe send_cancel_safe
             from_upgraded);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
-            keepalive_unanswered close_timeout idle_timeout handshake_timeout);
+            keepalive_unanswered close_timeout close_timeout_unwritable split_close_unwritable idle_timeout handshake_timeout);
     };
     (@ $rt:ty, $paused:literal: $($name:ident)*) => {$(
         #[test]
