@@ -32,6 +32,23 @@
 //!   connection with 1000 and lets the driver finish the handshake (the
 //!   reader holds a silent sender of the outgoing queue, so the queue's end
 //!   wakes the driver exactly when the last half goes).
+//! - **Close**: [`WriteHalf::close`] does not queue behind the messages; it
+//!   sets a close request in the shared state and wakes the driver, which
+//!   sends the Close after the messages already handed over, or after the
+//!   close timeout if the peer is not reading them (they are then
+//!   dropped). The close timer and a final-flush bound end the connection
+//!   even if the Close frame itself cannot be written.
+//! - **Locks**: none. The shared state is two atomics, two `OnceLock`s
+//!   written once at the end, and an `AtomicWaker`.
+//!
+//! # Cancel safety
+//!
+//! [`ReadHalf::recv`] is cancel-safe (a message is returned or stays
+//! queued). [`WriteHalf::send`] dropped while waiting for queue room sends
+//! nothing; once it returned, the driver owns the message.
+//! [`WriteHalf::close`] does not wait. The driver itself must not be
+//! dropped while the halves are in use: dropping it drops the connection
+//! (the peer sees 1006) and the halves report the end.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -123,6 +140,8 @@ pub(crate) fn split<T: Transport, R: Runtime>(
     let read = ReadHalf {
         rx: from_driver,
         _alive: to_driver.clone(),
+        shared: shared.clone(),
+        aborted: false,
         subprotocol: subprotocol.clone(),
     };
     let write = WriteHalf {
@@ -143,6 +162,9 @@ pub struct ReadHalf {
     /// Never used to send: the outgoing queue reports its end (waking the
     /// driver) only once the writer *and* the reader are dropped.
     _alive: mpsc::Sender<Outgoing>,
+    shared: Arc<Shared>,
+    /// The driver vanished without finishing and that was reported.
+    aborted: bool,
     subprotocol: Option<String>,
 }
 
@@ -150,7 +172,24 @@ impl ReadHalf {
     /// Receives the next message. Cancel-safe: a message is either
     /// returned or stays queued.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| Pin::new(&mut self.rx).poll_next(cx)).await
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            // The driver was dropped before the connection ended (its task
+            // was cancelled, the runtime shut down): an abnormal end.
+            Poll::Ready(None) if self.shared.ended.get().is_none() && !self.aborted => {
+                self.aborted = true;
+                Poll::Ready(Some(Err(Error::ConnectionClosed {
+                    code: CloseCode::ABNORMAL_CLOSURE,
+                    reason: String::new(),
+                    clean: false,
+                    initiator: Initiator::Local,
+                })))
+            }
+            other => other,
+        }
     }
 
     /// The subprotocol agreed in the opening handshake, if any.
@@ -163,7 +202,7 @@ impl Stream for ReadHalf {
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.get_mut().rx).poll_next(cx)
+        self.get_mut().poll_recv(cx)
     }
 }
 

@@ -614,6 +614,24 @@ pub(crate) async fn split_dropped_halves_close<R: TestRuntime>() {
     assert_eq!(R::guard(100, peer).await, Some((1000, String::new())));
 }
 
+/// A driver dropped before the end (cancelled task, runtime shut down):
+/// the reader reports an abnormal end, not a clean one.
+pub(crate) async fn split_driver_dropped<R: TestRuntime>() {
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(tt_echo_server(s));
+    let ws = our_client::<R>(c, &ClientOptions::new()).await;
+    let (mut read, mut write, driver) = ws.split_with_driver();
+    drop(driver);
+    let end = R::guard(100, read.recv()).await;
+    assert!(
+        matches!(&end, Some(Err(e)) if !e.is_clean_close() && e.close_code() == Some(CloseCode::ABNORMAL_CLOSURE)),
+        "{end:?}"
+    );
+    assert!(read.recv().await.is_none());
+    assert!(write.send(Message::text("x")).await.is_err());
+    assert_eq!(peer.await, None, "the peer saw no Close frame");
+}
+
 // ------------------------------------------------------------ backpressure
 
 /// A peer that never reads: `feed` stops accepting (the future stays
@@ -1024,7 +1042,7 @@ macro_rules! scenarios {
     ($rt:ty) => {
         $crate::scenarios!(@ $rt, false: client_interop server_interop server_close_code
             accept_callback client_subprotocols stream_and_sink broadcast_prepared split_two_tasks
-            split_auto_replies_reader_only split_dropped_halves_close backpressure_unsplit
+            split_auto_replies_reader_only split_dropped_halves_close split_driver_dropped backpressure_unsplit
             recv_cancel_safe send_cancel_safe
             from_upgraded);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
