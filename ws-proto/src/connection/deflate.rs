@@ -115,6 +115,9 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 self.fail(now, ProtocolError::CorruptCompressedData);
                 return InflateStep::Continue;
             };
+            if inflater.is_failed() {
+                return self.fail_corrupt(now, inflating.kind, buf, written);
+            }
             buf.consume(consumed);
             frame.remaining -= consumed as u64;
             frame.unmasked -= consumed;
@@ -146,6 +149,9 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 self.fail(now, ProtocolError::CorruptCompressedData);
                 return InflateStep::Continue;
             };
+            if inflater.is_failed() {
+                return self.fail_corrupt(now, inflating.kind, buf, written);
+            }
             let fed = fed + consumed;
             let done = fed == TRAILER.len() && written < INFLATE_CHUNK;
             if !done && consumed == 0 && written == 0 {
@@ -180,6 +186,28 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         }
     }
 
+    /// Fails on corrupt compressed data that followed `written` bytes of
+    /// output. That output is checked first, so the verdict (say, invalid
+    /// UTF-8 before the corruption) does not depend on how the input was
+    /// split into reads.
+    fn fail_corrupt<B>(
+        &mut self,
+        now: Instant,
+        kind: DataKind,
+        buf: &mut RecvBuf<B>,
+        written: usize,
+    ) -> InflateStep
+    where
+        B: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        let err = self
+            .check_inflated(kind, buf.inflated(written), false)
+            .err()
+            .unwrap_or(ProtocolError::CorruptCompressedData);
+        self.fail(now, err);
+        InflateStep::Continue
+    }
+
     /// Size limit and UTF-8 on decompressed output.
     fn check_inflated(
         &mut self,
@@ -187,17 +215,24 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         chunk: &[u8],
         end: bool,
     ) -> Result<(), ProtocolError> {
+        // The bytes within the limit are validated before the limit is
+        // enforced: chunk sizes depend on how the input was split, and the
+        // verdict must not (the earliest fault in the output wins).
+        let budget = self
+            .config
+            .max_message_size
+            .saturating_sub(self.recv.inflated);
+        let within = usize::try_from(budget).map_or(chunk.len(), |b| b.min(chunk.len()));
         let inflated = self.recv.inflated.saturating_add(chunk.len() as u64);
         self.recv.inflated = if end { 0 } else { inflated };
-        if inflated > self.config.max_message_size {
+        if kind == DataKind::Text && self.recv.utf8.feed(&chunk[..within]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if within < chunk.len() {
             return Err(ProtocolError::MessageTooLarge);
         }
-        if kind == DataKind::Text {
-            let ok =
-                self.recv.utf8.feed(chunk).is_ok() && (!end || self.recv.utf8.finish().is_ok());
-            if !ok {
-                return Err(ProtocolError::InvalidUtf8);
-            }
+        if kind == DataKind::Text && end && self.recv.utf8.finish().is_err() {
+            return Err(ProtocolError::InvalidUtf8);
         }
         Ok(())
     }
@@ -262,5 +297,82 @@ pub(crate) fn compressed_frame(frame: InFrame) -> InFrame {
     InFrame {
         unmasked: 0,
         ..frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::connection::Lifecycle;
+    use crate::keys::NoMaskKeys;
+    use alloc::vec::Vec;
+
+    /// The failure a deflate connection with a `limit`-byte message limit
+    /// reports for `wire` fed in `chunk`-byte pieces.
+    fn failure(role: Role, limit: u64, wire: &[u8], chunk: usize) -> Option<ProtocolError> {
+        let mut config = Config::default();
+        config.max_message_size(limit);
+        let mut conn = Connection::with_parts(role, config, Instant::ZERO, NoMaskKeys, Vec::new());
+        conn.enable_deflate(DeflateParams::default(), &DeflateConfig::default());
+        let mut buf = RecvBuf::with_capacity(256);
+        for piece in wire.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            while conn.receive(Instant::ZERO, &mut buf).is_some() {}
+        }
+        core::iter::from_fn(|| conn.poll_event()).find_map(|event| match event {
+            Lifecycle::Failed(err) => Some(err),
+            _ => None,
+        })
+    }
+
+    /// Found by the `inflate` fuzz target (`fuzz/corpus/inflate/regression-*`):
+    /// the failure reported for a compressed message depended on how its
+    /// bytes were split into reads. Output decoded before corrupt data was
+    /// dropped unchecked, and a chunk crossing the message limit failed with
+    /// 1009 before the invalid UTF-8 inside the limit was seen. The earliest
+    /// fault in the decoded stream must win, however the input arrives.
+    #[test]
+    fn compressed_verdict_does_not_depend_on_splits() {
+        // Stored "\x03\xe8llo" (invalid UTF-8), then a reserved block type.
+        let utf8_before_corruption = [
+            0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x03, 0xe8, b'l', b'l', b'o', 0xff,
+        ];
+        // Corrupt data inside a first fragment, then a reserved opcode.
+        let corrupt_in_fragment = [
+            0x41, 0x87, 0, 0, 0, 0, 0xf2, 0, 0, 0, 0, 0, 0x48, 0xcd, 0x07, 0x00,
+        ];
+        // "ab\xff" and 40 "a"s, compressed to 8 bytes, with a 10-byte
+        // message limit: the invalid byte comes before the limit.
+        let utf8_before_limit = [0xc1, 0x08, 0x4a, 0x4c, 0xfa, 0x9f, 0x48, 0x24, 0x00, 0x00];
+        let cases = [
+            (
+                Role::Client,
+                1 << 20,
+                &utf8_before_corruption[..],
+                ProtocolError::InvalidUtf8,
+            ),
+            (
+                Role::Server,
+                1 << 20,
+                &corrupt_in_fragment[..],
+                ProtocolError::CorruptCompressedData,
+            ),
+            (
+                Role::Client,
+                10,
+                &utf8_before_limit[..],
+                ProtocolError::InvalidUtf8,
+            ),
+        ];
+        for (role, limit, wire, expected) in cases {
+            for chunk in [1, 2, 3, wire.len()] {
+                assert_eq!(
+                    failure(role, limit, wire, chunk),
+                    Some(expected),
+                    "chunks of {chunk}"
+                );
+            }
+        }
     }
 }

@@ -24,12 +24,16 @@ pub(crate) struct CorruptData;
 /// between messages unless the peer resets its context.
 pub(crate) struct Inflater {
     state: Box<InflateState>,
+    /// The stream hit corrupt data after producing output; the error is
+    /// reported on the next call.
+    failed: bool,
 }
 
 impl Inflater {
     pub(crate) fn new() -> Self {
         Self {
             state: InflateState::new_boxed(DataFormat::Raw),
+            failed: false,
         }
     }
 
@@ -40,6 +44,9 @@ impl Inflater {
         input: &[u8],
         out: &mut [u8],
     ) -> Result<(usize, usize), CorruptData> {
+        if self.failed {
+            return Err(CorruptData);
+        }
         if out.is_empty() {
             return Ok((0, 0));
         }
@@ -56,12 +63,30 @@ impl Inflater {
             }
             // No progress possible: more input is needed.
             Err(MZError::Buf) => Ok((result.bytes_consumed, result.bytes_written)),
-            Ok(MZStatus::NeedDict) | Err(_) => Err(CorruptData),
+            Ok(MZStatus::NeedDict) | Err(_) => {
+                self.failed = true;
+                // Output decoded before the corrupt data comes out first
+                // (it may hold, say, invalid UTF-8 that input arriving in
+                // pieces would have revealed earlier); the next call
+                // reports the corruption.
+                if result.bytes_written > 0 {
+                    Ok((result.bytes_consumed, result.bytes_written))
+                } else {
+                    Err(CorruptData)
+                }
+            }
         }
+    }
+
+    /// Whether the stream hit corrupt data; output returned by the call
+    /// that found it was decoded before the corrupt part.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed
     }
 
     /// Forgets the window (the peer does not take its context over).
     pub(crate) fn reset(&mut self) {
+        self.failed = false;
         self.state.reset(DataFormat::Raw);
     }
 }
@@ -155,6 +180,39 @@ impl core::fmt::Debug for Deflater {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    /// Found by the `inflate` fuzz target
+    /// (`fuzz/corpus/inflate/regression-output-before-corruption`): output
+    /// decoded before corrupt data was dropped along with the error, so a
+    /// connection fed the whole frame failed with corrupt data while one fed
+    /// byte by byte first saw (and failed on) the invalid UTF-8 in that
+    /// output. Output before the error must come out first.
+    #[test]
+    fn output_before_corruption_is_delivered_first() {
+        // A stored block "\x03\xe8llo", then a block header with the
+        // reserved type 3.
+        let data = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x03, 0xe8, b'l', b'l', b'o', 0xff,
+        ];
+        let mut whole = Inflater::new();
+        let mut out = [0u8; 100];
+        let (consumed, written) = whole.inflate(&data, &mut out).unwrap();
+        assert_eq!(&out[..written], b"\x03\xe8llo");
+        assert_eq!(whole.inflate(&data[consumed..], &mut out), Err(CorruptData));
+        assert_eq!(whole.inflate(&[], &mut out), Err(CorruptData));
+        // Byte by byte: the same output, then the same error.
+        let mut bytewise = Inflater::new();
+        let mut got = Vec::new();
+        let mut result = Ok((0, 0));
+        for byte in data {
+            result = bytewise.inflate(&[byte], &mut out);
+            if let Ok((_, written)) = result {
+                got.extend_from_slice(&out[..written]);
+            }
+        }
+        assert_eq!(got, b"\x03\xe8llo");
+        assert_eq!(result, Err(CorruptData));
+    }
 
     fn inflate_all(inflater: &mut Inflater, data: &[u8]) -> Vec<u8> {
         let mut input = [data, &TRAILER[..]].concat();
