@@ -65,6 +65,22 @@ put frame_decode binary-300-masked "\x00\x00\x00\x82\xfe\x01\x2c\x01\x02\x03\x04
 # Small limits: max frame 1, max message 1000, max fragments 2 (config flags 1).
 put frame_decode limits '\x01\x02\x04\x02\x00\x00\x81\x05Hello\x01\x01H\x00\x01e\x80\x01l'
 
+# inflate: client and server deflate configs (3 bytes each: flags, level,
+# min-size pick; flags 0xfc: 15-bit windows), limits flags 0, buffer
+# pick, chunk sizes, then frames from RFC 7692 §7.2.3, unmasked (client
+# view) and masked with a zero key (server view).
+DEFL='\xfc\x01\x00\xfc\x01\x00\x00\x00\x02\x01\x05'
+put inflate hello "$DEFL\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00"
+put inflate hello-masked "$DEFL\xc1\x87\x00\x00\x00\x00\xf2\x48\xcd\xc9\xc9\x07\x00"
+put inflate shared-window "$DEFL\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\xc1\x05\xf2\x00\x11\x00\x00"
+put inflate stored-block "$DEFL\xc1\x0b\x00\x05\x00\xfa\xffHello\x00"
+put inflate bfinal "$DEFL\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00"
+put inflate fragmented "$DEFL\x41\x03\xf2\x48\xcd\x80\x04\xc9\xc9\x07\x00"
+put inflate corrupt "$DEFL\xc1\x05\xff\xff\xff\xff\xff"
+put inflate rsv1-on-continuation "$DEFL\x41\x03\xf2\x48\xcd\xc0\x04\xc9\xc9\x07\x00"
+put inflate rsv1-on-ping "$DEFL\xc9\x00"
+put inflate no-context-small-windows '\x03\x05\x01\x00\x09\x00\x00\x00\x00\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00'
+
 # Close payloads (RFC 6455 §5.5.1, §7.4).
 put close_payload empty ''
 put close_payload one-byte '\x03'

@@ -47,6 +47,12 @@
 //! * **Close payloads** ([`check_close_payload`]): parse, re-encode and
 //!   parse again; the verdict matches a reference; the payload survives a
 //!   trip through a connection pair.
+//! * **permessage-deflate** (`check_inflate`, with the `deflate` feature):
+//!   our client's offer, our server's choice and our client's check agree;
+//!   arbitrary bytes into a compressing connection decode the same however
+//!   they are split and never exceed the message limit; compressed messages
+//!   round-trip both ways. Whatever our server answers to a fuzzed offer, a
+//!   default client accepts with the same parameters.
 //!
 //! Structured inputs are read with [`Input`], a never-failing cursor in the
 //! spirit of `arbitrary::Unstructured`: it needs no extra dependency, so the
@@ -54,6 +60,8 @@
 
 mod frames;
 mod handshake;
+#[cfg(feature = "deflate")]
+mod inflate;
 mod input;
 mod script;
 mod side;
@@ -63,6 +71,8 @@ pub use frames::{
     decode_frames, reference_header,
 };
 pub use handshake::{check_extension_offers, check_handshake_request, check_handshake_response};
+#[cfg(feature = "deflate")]
+pub use inflate::check_inflate;
 pub use input::Input;
 pub use script::{check_roundtrip, run_connection_script};
 pub use side::Seen;

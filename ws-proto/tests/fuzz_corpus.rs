@@ -69,6 +69,11 @@ replay_tests! {
     differential_tungstenite => differential;
 }
 
+#[cfg(feature = "deflate")]
+replay_tests! {
+    inflate => fuzzing::check_inflate;
+}
+
 fn differential(data: &[u8]) {
     fuzzing::check_frame_header(data);
     for role in [ws_proto::Role::Client, ws_proto::Role::Server] {

@@ -386,46 +386,51 @@ fn reference_decode(role: Role, config: &Config, mut wire: &[u8]) -> Expected {
 
 /// What one run of a connection over some input produced.
 #[derive(Debug, PartialEq, Eq)]
-struct Run {
-    seen: Vec<Seen>,
-    out: Vec<u8>,
-    shutdown: bool,
-    failure: Option<ProtocolError>,
+pub(crate) struct Run {
+    pub(crate) seen: Vec<Seen>,
+    pub(crate) messages: Vec<crate::message::Message>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) shutdown: bool,
+    pub(crate) failure: Option<ProtocolError>,
 }
 
-fn run_chunks<'a>(
+/// Feeds `chunks` to a fresh connection, prepared by `setup`.
+pub(crate) fn run_chunks<'a>(
     role: Role,
     config: &Config,
     capacity: usize,
     chunks: impl Iterator<Item = &'a [u8]>,
+    setup: &dyn Fn(&mut Side),
 ) -> Run {
     let mut side = Side::new(role, config.clone(), capacity, 7);
+    setup(&mut side);
     for chunk in chunks {
         side.feed(Instant::ZERO, chunk, &mut Vec::new());
     }
     side.check_after_failure(true);
     Run {
         seen: side.seen,
+        messages: side.messages,
         out: side.out,
         shutdown: side.shutdown,
         failure: side.failed.map(|f| f.error),
     }
 }
 
-/// Feeds `wire` to a fresh `role` connection whole, one byte at a time
-/// (inputs up to 4 KiB) and in chunks of the given sizes (cycled; 0 counts
-/// as 1), and checks that all runs agree with each other and with the
-/// reference decoder: same events, same lifecycle, same output bytes.
-pub fn check_connection_bytes(
+/// Runs `wire` through fresh connections whole, byte by byte (up to 4 KiB)
+/// and in chunks of `chunk_sizes` (cycled; 0 counts as 1), checks that the
+/// runs agree, and returns the whole run.
+pub(crate) fn split_invariance(
     role: Role,
     config: &Config,
     capacity: usize,
     wire: &[u8],
     chunk_sizes: &[usize],
-) {
-    let whole = run_chunks(role, config, capacity, core::iter::once(wire));
+    setup: &dyn Fn(&mut Side),
+) -> Run {
+    let whole = run_chunks(role, config, capacity, core::iter::once(wire), setup);
     if wire.len() <= 4096 {
-        let bytewise = run_chunks(role, config, capacity, wire.chunks(1));
+        let bytewise = run_chunks(role, config, capacity, wire.chunks(1), setup);
         assert_eq!(whole, bytewise, "whole and byte-at-a-time runs differ");
     }
     if !chunk_sizes.is_empty() {
@@ -440,9 +445,24 @@ pub fn check_connection_bytes(
             rest = tail;
             Some(chunk)
         });
-        let split = run_chunks(role, config, capacity, chunks);
+        let split = run_chunks(role, config, capacity, chunks, setup);
         assert_eq!(whole, split, "whole and split runs differ");
     }
+    whole
+}
+
+/// Feeds `wire` to a fresh `role` connection whole, one byte at a time
+/// (inputs up to 4 KiB) and in chunks of the given sizes (cycled; 0 counts
+/// as 1), and checks that all runs agree with each other and with the
+/// reference decoder: same events, same lifecycle, same output bytes.
+pub fn check_connection_bytes(
+    role: Role,
+    config: &Config,
+    capacity: usize,
+    wire: &[u8],
+    chunk_sizes: &[usize],
+) {
+    let whole = split_invariance(role, config, capacity, wire, chunk_sizes, &|_| {});
 
     let expected = reference_decode(role, config, wire);
     let events: Vec<Seen> = whole

@@ -483,6 +483,10 @@ pub fn check_extension_offers(data: &[u8]) {
     let got: Vec<&str> = Subprotocols::new(&headers).collect();
     assert_eq!(got, expected, "subprotocol items");
 
+    // permessage-deflate negotiation on the same offers.
+    #[cfg(feature = "deflate")]
+    super::inflate::check_offers(&headers);
+
     // The same lists in a request: the server may accept any offer.
     let mut head = Vec::from(
         &b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

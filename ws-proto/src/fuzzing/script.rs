@@ -59,13 +59,13 @@ fn text(input: &mut Input<'_>, len: usize) -> String {
 }
 
 /// Two connections joined by in-memory wires, with a fake clock.
-struct Pair {
+pub(crate) struct Pair {
     /// 0 is the client, 1 the server.
-    sides: [Side; 2],
+    pub(crate) sides: [Side; 2],
     /// `wires[i]`: bytes side `i` wrote that the other side has not read.
     wires: [Vec<u8>; 2],
     /// Messages side `i` sent that the other side has not received.
-    sent: [VecDeque<Message>; 2],
+    pub(crate) sent: [VecDeque<Message>; 2],
     /// The fragmented message side `i` is sending.
     fragment: [Option<(DataKind, Vec<u8>)>; 2],
     /// The largest data frame side `i` had accepted.
@@ -78,7 +78,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(configs: [Config; 2], capacities: [usize; 2]) -> Self {
+    pub(crate) fn new(configs: [Config; 2], capacities: [usize; 2]) -> Self {
         let [client, server] = configs;
         Self {
             sides: [
@@ -122,7 +122,13 @@ impl Pair {
         }
     }
 
-    fn send(&mut self, i: usize, kind: DataKind, payload: Vec<u8>, fragment: Option<bool>) {
+    pub(crate) fn send(
+        &mut self,
+        i: usize,
+        kind: DataKind,
+        payload: Vec<u8>,
+        fragment: Option<bool>,
+    ) {
         let role = self.sides[i].conn.role();
         let was_open = self.sides[i].conn.is_open() && self.sides[i].conn.close_sent().is_none();
         let len = payload.len();
@@ -177,7 +183,7 @@ impl Pair {
         self.sides[to].feed(now, &bytes, wire);
     }
 
-    fn deliver_all(&mut self) {
+    pub(crate) fn deliver_all(&mut self) {
         for _ in 0..64 {
             if self.wires.iter().all(Vec::is_empty) {
                 return;
@@ -207,7 +213,7 @@ impl Pair {
     }
 
     /// Invariants after every step.
-    fn check(&mut self) {
+    pub(crate) fn check(&mut self) {
         for i in 0..2 {
             if self.sides[i].conn.close_sent().is_some() {
                 self.fragment[i] = None;
@@ -254,7 +260,7 @@ impl Pair {
 
     /// Closes everything down: both sides must reach Closed, each reported
     /// once, with at most the Close frame after a failure.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for _ in 0..64 {
             for i in 0..2 {
                 self.sides[i].stalled = false;
