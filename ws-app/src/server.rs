@@ -1,0 +1,712 @@
+//! [`Server`]: the accept loop, HTTP dispatch, the WebSocket upgrade and the
+//! tasks of each connection. Written once, generic over [`rt::Runtime`].
+//!
+//! Per WebSocket connection:
+//!
+//! ```text
+//!            ┌── driver task (ws-runtime): socket ⇄ ws-proto, timers ──┐
+//!  ReadHalf ◄┘                                                           └◄ WriteHalf
+//!     │                                                                        ▲
+//!  reader task ── inbox (bounded) ──► Ws::receive_*        outbox (bounded) ── writer task
+//!     └─ records how it ended, unregisters                  ▲        ▲
+//!                                                Ws::send_* (waits)   broadcasts, rooms, by id
+//!  connection task: on_connect → handler → close 1000/1011 → wait for the end → on_close
+//! ```
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ws_runtime::{Accept, CloseCode, CloseFrame, Initiator, ReadHalf, Reject, WriteHalf};
+
+use crate::AppConfig;
+use crate::app::{App, HttpFn, Upgrade, WsRouteDef};
+use crate::deps::Scope;
+use crate::error::{CloseInfo, Error, Result};
+use crate::http::{HeadError, HttpRequest, Method, Response, find_head_end, parse_head};
+use crate::hub::{Hub, Outbound, Outbox};
+use crate::id::RouteId;
+use crate::message::Message;
+use crate::request::RequestHead;
+use crate::rt::{
+    self, AbortHandle, Either, Latch, Panicked, ServerStream, catch_panic, race, read_some, sleep,
+    spawn, write_all_and_shutdown,
+};
+use crate::ws::{ConnInner, Ws};
+
+/// A WebSocket route, ready to serve.
+struct WsRoute {
+    id: RouteId,
+    def: WsRouteDef,
+    scope: Scope,
+}
+
+/// An HTTP route, ready to serve.
+struct HttpRoute {
+    method: Method,
+    handler: HttpFn,
+    scope: Scope,
+}
+
+/// What every connection task shares.
+struct Shared {
+    ws: HashMap<String, Arc<WsRoute>>,
+    http: HashMap<String, Vec<HttpRoute>>,
+    hub: Hub,
+    config: AppConfig,
+    shutdown: Latch,
+}
+
+/// A bound server, not yet accepting: [`run`](Self::run) it, or
+/// [`spawn`](Self::spawn) it on the runtime.
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio")]
+/// # async fn demo() -> Result<(), ws_app::Error> {
+/// async fn echo(ws: ws_app::Ws) -> ws_app::Result<()> {
+///     loop {
+///         let text = ws.receive_text().await?;
+///         ws.send_text(text).await?;
+///     }
+/// }
+/// let mut app = ws_app::App::new();
+/// let _ = app.websocket("/echo", echo);
+/// let server = ws_app::Server::<ws_app::rt::Tokio>::bind(app, "127.0.0.1:0").await?;
+/// println!("listening on {}", server.local_addr());
+/// let handle = server.spawn();
+/// // ... later:
+/// handle.shutdown();
+/// # Ok(()) }
+/// ```
+pub struct Server<R: rt::Runtime> {
+    listener: R::Listener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl<R: rt::Runtime> std::fmt::Debug for Server<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle on a running server: its address, its hub, and shutdown.
+#[derive(Clone)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The app's hub.
+    pub fn hub(&self) -> Hub {
+        self.shared.hub.clone()
+    }
+
+    /// Stops accepting connections and closes every WebSocket with 1001
+    /// (Going Away). Idempotent.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.set();
+    }
+}
+
+impl<R: rt::Runtime> Server<R> {
+    /// Binds `addr` (resolved with `std`, so `"localhost:8080"` works) and
+    /// prepares `app`. Call inside the runtime `R`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the address does not resolve or cannot be bound.
+    pub async fn bind(app: App, addr: impl ToSocketAddrs) -> Result<Self> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let mut last_error = None;
+        for addr in addrs {
+            match R::bind(addr).await {
+                Ok(listener) => return Self::from_listener(app, listener),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(Error::Io(last_error.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+        })))
+    }
+
+    fn from_listener(app: App, listener: R::Listener) -> Result<Self> {
+        let local_addr = R::local_addr(&listener)?;
+        let (routes, hub, config) = app.into_parts();
+        let mut ws = HashMap::new();
+        for (def, scope) in routes.ws {
+            let id = RouteId::from(def.path.as_str());
+            if ws.contains_key(&def.path) {
+                log::warn!(
+                    "WebSocket route {} registered twice; the last one wins",
+                    def.path
+                );
+            }
+            ws.insert(def.path.clone(), Arc::new(WsRoute { id, def, scope }));
+        }
+        let mut http: HashMap<String, Vec<HttpRoute>> = HashMap::new();
+        for (def, scope) in routes.http {
+            let routes = http.entry(def.path).or_default();
+            routes.retain(|r| r.method != def.method);
+            routes.push(HttpRoute {
+                method: def.method,
+                handler: def.handler,
+                scope,
+            });
+        }
+        Ok(Self {
+            listener,
+            local_addr,
+            shared: Arc::new(Shared {
+                ws,
+                http,
+                hub,
+                config,
+                shutdown: Latch::default(),
+            }),
+        })
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The app's hub.
+    pub fn hub(&self) -> Hub {
+        self.shared.hub.clone()
+    }
+
+    /// A handle to shut the server down from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            local_addr: self.local_addr,
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Accepts connections until [`ServerHandle::shutdown`], each served on
+    /// a task of its own; then closes every WebSocket with 1001.
+    pub async fn run(self) -> Result<()> {
+        let runtime = R::runtime();
+        loop {
+            match race(R::accept(&self.listener), self.shared.shutdown.wait()).await {
+                Either::Right(()) => break,
+                Either::Left(Ok((stream, peer))) => {
+                    let shared = self.shared.clone();
+                    spawn(&runtime, serve_connection::<R>(shared, stream, peer));
+                }
+                Either::Left(Err(err)) => {
+                    // Out of file descriptors, a connection reset before
+                    // accept: wait a little rather than spin.
+                    log::warn!("accept failed: {err}");
+                    sleep(&runtime, Duration::from_millis(50)).await;
+                }
+            }
+        }
+        self.shared
+            .hub
+            .close_all(CloseCode::GOING_AWAY, "server shutting down");
+        Ok(())
+    }
+
+    /// Runs the server on a task of the runtime; returns its handle.
+    pub fn spawn(self) -> ServerHandle {
+        let handle = self.handle();
+        spawn(&R::runtime(), async move {
+            if let Err(err) = self.run().await {
+                log::error!("server stopped: {err}");
+            }
+        });
+        handle
+    }
+}
+
+/// Why reading a request head stopped.
+enum HeadRead {
+    TooLarge,
+    Closed,
+}
+
+async fn read_head<T: ws_runtime::Transport>(
+    io: &mut T,
+    max: usize,
+) -> std::result::Result<(Vec<u8>, usize), HeadRead> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = read_some(io, &mut chunk)
+            .await
+            .map_err(|_| HeadRead::Closed)?;
+        if n == 0 {
+            return Err(HeadRead::Closed);
+        }
+        let from = buf.len();
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = find_head_end(&buf, from) {
+            if end > max {
+                return Err(HeadRead::TooLarge);
+            }
+            return Ok((buf, end));
+        }
+        if buf.len() > max {
+            return Err(HeadRead::TooLarge);
+        }
+    }
+}
+
+async fn respond<T: ws_runtime::Transport>(io: &mut T, response: &Response, head_only: bool) {
+    if let Err(err) = write_all_and_shutdown(io, &response.encode(head_only)).await {
+        log::debug!("HTTP response not delivered: {err}");
+    }
+}
+
+/// One accepted TCP connection: an HTTP request or a WebSocket upgrade.
+async fn serve_connection<R: rt::Runtime>(
+    shared: Arc<Shared>,
+    stream: R::Stream,
+    peer: SocketAddr,
+) {
+    let runtime = R::runtime();
+    let mut io = ServerStream::new(stream);
+    let config = &shared.config;
+    let read = race(
+        read_head(&mut io, config.max_http_head),
+        sleep(&runtime, config.http_timeout),
+    )
+    .await;
+    let (buf, head_len) = match read {
+        Either::Left(Ok(head)) => head,
+        Either::Left(Err(HeadRead::Closed)) => return,
+        Either::Left(Err(HeadRead::TooLarge)) => {
+            let response = Response::error(431, "request head too large");
+            return respond(&mut io, &response, false).await;
+        }
+        Either::Right(()) => {
+            let response = Response::error(408, "request timeout");
+            return respond(&mut io, &response, false).await;
+        }
+    };
+    let head = match parse_head(&buf[..head_len], peer) {
+        Ok(head) => Arc::new(head),
+        Err(HeadError::TooManyHeaders) => {
+            let response = Response::error(431, "too many headers");
+            return respond(&mut io, &response, false).await;
+        }
+        Err(HeadError::Malformed) => {
+            let response = Response::error(400, "malformed request");
+            return respond(&mut io, &response, false).await;
+        }
+    };
+    let is_upgrade = head.headers.has_token("upgrade", "websocket");
+    if is_upgrade {
+        match shared.ws.get(&head.path).cloned() {
+            Some(route) => upgrade::<R>(shared, route, io, buf, head).await,
+            None => {
+                let response = Response::error(404, "no WebSocket route here");
+                respond(&mut io, &response, false).await;
+            }
+        }
+        return;
+    }
+    if shared.http.contains_key(&head.path) {
+        return serve_http::<R>(&shared, io, buf, head_len, head).await;
+    }
+    let response = if shared.ws.contains_key(&head.path) {
+        // RFC 9110 §15.5.22: name the protocol to upgrade to.
+        Response::error(
+            426,
+            "this is a WebSocket endpoint: connect with a WebSocket client",
+        )
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+    } else {
+        Response::error(404, "not found")
+    };
+    respond(&mut io, &response, head.method == "HEAD").await;
+}
+
+async fn serve_http<R: rt::Runtime>(
+    shared: &Shared,
+    mut io: ServerStream<R::Stream>,
+    buf: Vec<u8>,
+    head_len: usize,
+    head: Arc<RequestHead>,
+) {
+    let runtime = R::runtime();
+    let head_only = head.method == "HEAD";
+    let method = match head.method.as_str() {
+        "GET" | "HEAD" => Some(Method::Get),
+        "POST" => Some(Method::Post),
+        _ => None,
+    };
+    let routes = shared.http.get(&head.path).map_or(&[][..], Vec::as_slice);
+    let Some(route) = routes.iter().find(|r| Some(r.method) == method) else {
+        let mut allow: Vec<&str> = routes.iter().map(|r| r.method.as_str()).collect();
+        if allow.contains(&"GET") {
+            allow.push("HEAD");
+        }
+        let response = Response::error(405, "method not allowed").header("Allow", allow.join(", "));
+        return respond(&mut io, &response, head_only).await;
+    };
+    let mut body = buf[head_len..].to_vec();
+    if head.headers.contains("transfer-encoding") {
+        let response = Response::error(501, "chunked request bodies are not supported");
+        return respond(&mut io, &response, head_only).await;
+    }
+    let length = match head.headers.get("content-length").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(length)) => length,
+        Some(Err(_)) => {
+            let response = Response::error(400, "bad Content-Length");
+            return respond(&mut io, &response, head_only).await;
+        }
+    };
+    if length > shared.config.max_http_body {
+        let response = Response::error(413, "request body too large");
+        return respond(&mut io, &response, head_only).await;
+    }
+    if body.len() < length {
+        let read_body = async {
+            let mut chunk = [0u8; 4096];
+            while body.len() < length {
+                match read_some(&mut io, &mut chunk).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => body.extend_from_slice(&chunk[..n]),
+                }
+            }
+            true
+        };
+        match race(read_body, sleep(&runtime, shared.config.http_timeout)).await {
+            Either::Left(true) => {}
+            Either::Left(false) => return,
+            Either::Right(()) => {
+                let response = Response::error(408, "request timeout");
+                return respond(&mut io, &response, head_only).await;
+            }
+        }
+    }
+    body.truncate(length);
+    let request = HttpRequest {
+        head: head.clone(),
+        body,
+        scope: route.scope.clone(),
+        hub: shared.hub.clone(),
+    };
+    let response = match catch_panic((route.handler)(request)).await {
+        Ok(response) => response,
+        Err(Panicked) => {
+            log::error!("HTTP handler for {} panicked", head.path);
+            Response::error(500, "internal server error")
+        }
+    };
+    respond(&mut io, &response, head_only).await;
+}
+
+/// The WebSocket handshake: the guard decides, `ws-runtime` validates and
+/// answers (101, the guard's status, or the matching 4xx).
+async fn upgrade<R: rt::Runtime>(
+    shared: Arc<Shared>,
+    route: Arc<WsRoute>,
+    mut io: ServerStream<R::Stream>,
+    buf: Vec<u8>,
+    head: Arc<RequestHead>,
+) {
+    let runtime = R::runtime();
+    let decision: std::result::Result<Accept, Reject> = match &route.def.guard {
+        None => Ok(Accept::new()),
+        Some(guard) => {
+            let upgrade = Upgrade {
+                head: head.clone(),
+                scope: route.scope.clone(),
+            };
+            match catch_panic(guard(upgrade)).await {
+                Ok(decision) => decision,
+                Err(Panicked) => {
+                    log::error!("guard of {} panicked", route.id);
+                    Err(Reject::new(500))
+                }
+            }
+        }
+    };
+    let abort = io.abort_handle();
+    io.unread(buf);
+    let accepted =
+        ws_runtime::accept_with(io, runtime, &shared.config.websocket, move |_| decision).await;
+    let ws = match accepted {
+        Ok(ws) => ws,
+        Err(err) => {
+            log::debug!("upgrade to {} refused: {err}", route.id);
+            return;
+        }
+    };
+    run_connection::<R>(shared, route, ws, head, abort).await;
+}
+
+/// A connection after its `101`: the tasks, the callbacks, the handler.
+async fn run_connection<R: rt::Runtime>(
+    shared: Arc<Shared>,
+    route: Arc<WsRoute>,
+    ws: ws_runtime::WebSocket<ServerStream<R::Stream>, R::Rt>,
+    head: Arc<RequestHead>,
+    abort: Arc<AbortHandle>,
+) {
+    let runtime = R::runtime();
+    let config = &shared.config;
+    let subprotocol = ws.subprotocol().map(str::to_owned);
+    let (read, write) = ws.split();
+    let outbox = Arc::new(Outbox::new(config.outbound_capacity, config.slow_consumer));
+    let conn = Arc::new(ConnInner::new(
+        route.id.clone(),
+        head,
+        subprotocol,
+        route.scope.clone(),
+        shared.hub.clone(),
+        outbox,
+        config.inbound_capacity,
+    ));
+    shared.hub.register(&conn);
+    spawn(&runtime, reader_task(conn.clone(), read));
+    let limits = Limits {
+        grace: config.slow_consumer_grace,
+        linger: config.close_timeout + config.slow_consumer_grace,
+    };
+    spawn(
+        &runtime,
+        writer_task(conn.clone(), write, runtime.clone(), abort, limits),
+    );
+
+    let ws = Ws::from_inner(conn.clone());
+    if let Some(on_connect) = &route.def.on_connect {
+        match catch_panic(on_connect(ws.clone())).await {
+            Ok(Some(greeting)) => {
+                if ws.is_open() {
+                    let _ = ws.send_text(greeting).await;
+                }
+            }
+            Ok(None) => {}
+            Err(Panicked) => {
+                log::error!(
+                    "on_connect of {} panicked (connection {})",
+                    route.id,
+                    conn.id
+                );
+                let _ = ws.close_with(CloseCode::INTERNAL_ERROR, "").await;
+            }
+        }
+    }
+    if ws.is_open() {
+        let handler = (route.def.handler)(ws.clone());
+        let grace = config.handler_grace;
+        let ended_then_grace = async {
+            conn.end.wait().await;
+            sleep(&runtime, grace).await;
+        };
+        match race(catch_panic(handler), ended_then_grace).await {
+            Either::Left(Ok(Ok(()))) => {
+                let _ = ws.close_with(CloseCode::NORMAL, "").await;
+            }
+            Either::Left(Ok(Err(err))) => {
+                // `Error::Closed` out of `receive_*`/`send_*` is how a
+                // handler usually learns that its connection ended: not a
+                // failure (and the connection is closing already).
+                let closed = err.downcast_ref::<Error>().is_some_and(Error::is_closed);
+                if closed && !ws.is_open() {
+                    log::debug!(
+                        "handler of {} ended with its connection {}",
+                        route.id,
+                        conn.id
+                    );
+                } else {
+                    log::warn!(
+                        "handler of {} failed (connection {}): {err}",
+                        route.id,
+                        conn.id
+                    );
+                    let _ = ws.close_with(CloseCode::INTERNAL_ERROR, "").await;
+                }
+            }
+            Either::Left(Err(Panicked)) => {
+                log::error!("handler of {} panicked (connection {})", route.id, conn.id);
+                let _ = ws.close_with(CloseCode::INTERNAL_ERROR, "").await;
+            }
+            Either::Right(()) => {
+                log::debug!(
+                    "handler of {} cancelled {grace:?} after the end of {}",
+                    route.id,
+                    conn.id
+                );
+            }
+        }
+    }
+    // Nobody reads any more: let the reader discard what still arrives, so
+    // the closing handshake is never stuck behind unread messages.
+    conn.inbox.close();
+    conn.end.wait().await;
+    if let Some(on_close) = &route.def.on_close
+        && catch_panic(on_close(ws.clone())).await.is_err()
+    {
+        log::error!("on_close of {} panicked (connection {})", route.id, conn.id);
+    }
+}
+
+/// Receives from the driver into the inbox; records how the connection
+/// ended.
+async fn reader_task(conn: Arc<ConnInner>, mut read: ReadHalf) {
+    let mut peer_close: Option<CloseFrame> = None;
+    let info = loop {
+        let message = match read.recv().await {
+            Some(Ok(ws_runtime::Message::Text(text))) => Message::Text(text),
+            Some(Ok(ws_runtime::Message::Binary(data))) => Message::Binary(data),
+            Some(Ok(ws_runtime::Message::Close(frame))) => {
+                peer_close =
+                    Some(frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS_RCVD, "")));
+                continue;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(err)) => break error_info(&conn, err, peer_close.take()),
+            None => {
+                let frame =
+                    peer_close.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS_RCVD, ""));
+                let initiator = if conn.local_close().is_some() {
+                    Initiator::Local
+                } else {
+                    Initiator::Remote
+                };
+                break CloseInfo::new(frame.code, frame.reason, initiator, true);
+            }
+        };
+        // Waits while the inbox is full (backpressure); a closed inbox
+        // means nobody reads: the message is dropped.
+        let _ = conn.inbox.push(message).await;
+    };
+    conn.finish(info);
+}
+
+fn error_info(
+    conn: &ConnInner,
+    err: ws_runtime::Error,
+    peer_close: Option<CloseFrame>,
+) -> CloseInfo {
+    match err {
+        ws_runtime::Error::ConnectionClosed {
+            code,
+            reason,
+            clean,
+            initiator,
+        } => CloseInfo::new(code, reason, initiator, clean),
+        ws_runtime::Error::Protocol(protocol) => CloseInfo::new(
+            CloseCode::from(protocol),
+            protocol.to_string(),
+            Initiator::Local,
+            false,
+        ),
+        other => {
+            let (code, reason) = match (peer_close, conn.local_close()) {
+                (Some(frame), _) => (frame.code, frame.reason),
+                _ => (CloseCode::ABNORMAL_CLOSURE, other.to_string()),
+            };
+            CloseInfo::new(code, reason, Initiator::Transport, false)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    /// How long a slow consumer's Close may take to be handed over, and
+    /// its connection to end afterwards.
+    grace: Duration,
+    /// How long a connection closed by this end may take to end.
+    linger: Duration,
+}
+
+/// Drains the outbox into the driver; applies the slow-consumer policy.
+async fn writer_task<Rt: ws_runtime::Runtime>(
+    conn: Arc<ConnInner>,
+    mut write: WriteHalf,
+    runtime: Rt,
+    abort: Arc<AbortHandle>,
+    limits: Limits,
+) {
+    let outbox = conn.outbox.clone();
+    let overflow = || poll_fn(|cx| outbox.poll_overflowed(cx));
+    loop {
+        let item = match race(outbox.queue.pop(), overflow()).await {
+            Either::Left(Some(item)) => item,
+            Either::Left(None) => return,
+            Either::Right(code) => {
+                return slow_close(&conn, &mut write, &runtime, &abort, code, limits).await;
+            }
+        };
+        let sent = match item {
+            Outbound::Message(message) => {
+                race(write.send(message.into_runtime()), overflow()).await
+            }
+            Outbound::Prepared(frame) => race(write.send_prepared(frame), overflow()).await,
+            Outbound::Close(code, reason) => {
+                let _ = race(write.close(code, &reason), sleep(&runtime, limits.linger)).await;
+                return linger_then_abort(&conn, &runtime, &abort, limits.linger).await;
+            }
+        };
+        match sent {
+            Either::Left(Ok(())) => {}
+            // The connection is over; the reader reports how.
+            Either::Left(Err(_)) => return,
+            Either::Right(code) => {
+                return slow_close(&conn, &mut write, &runtime, &abort, code, limits).await;
+            }
+        }
+    }
+}
+
+async fn slow_close<Rt: ws_runtime::Runtime>(
+    conn: &ConnInner,
+    write: &mut WriteHalf,
+    runtime: &Rt,
+    abort: &AbortHandle,
+    code: CloseCode,
+    limits: Limits,
+) {
+    const REASON: &str = "slow consumer";
+    if conn.begin_close_out_of_band(code, REASON) {
+        log::info!(
+            "connection {} reads too slowly: closing it with {}",
+            conn.id,
+            code.as_u16()
+        );
+    }
+    let _ = race(write.close(code, REASON), sleep(runtime, limits.grace)).await;
+    linger_then_abort(conn, runtime, abort, limits.grace).await;
+}
+
+/// Waits for the connection to end; drops its TCP connection if it takes
+/// longer than `limit`.
+async fn linger_then_abort<Rt: ws_runtime::Runtime>(
+    conn: &ConnInner,
+    runtime: &Rt,
+    abort: &AbortHandle,
+    limit: Duration,
+) {
+    if let Either::Right(()) = race(conn.end.wait(), sleep(runtime, limit)).await {
+        log::info!("connection {} did not finish closing: dropping it", conn.id);
+        abort.abort();
+    }
+}
