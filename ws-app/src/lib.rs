@@ -159,3 +159,8 @@ pub use request::{Headers, QueryParams};
 pub use server::{Server, ServerHandle};
 pub use ws::Ws;
 pub use ws_runtime::{Accept, CloseCode, Initiator, Reject, WebSocketConfig};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
