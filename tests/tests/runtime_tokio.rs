@@ -88,6 +88,38 @@ async fn plain_http_request_gets_400_style_answer() {
 }
 
 #[tokio::test]
+async fn oversized_request_head_gets_431() {
+    let (listener, _) = listener().await;
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream).await.unwrap_err()
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    // 10 000 bytes and no end of head: over the 8192-byte limit. The server
+    // reads it all (4 KiB at a time) before it answers, so closing its end
+    // does not reset the connection under the answer.
+    let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Filler: ".to_vec();
+    head.resize(10_000, b'y');
+    client.write_all(&head).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = client.read_to_end(&mut answer).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let err = server.await.unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Handshake(ws_proto::HandshakeError::HeadTooLarge)
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn urls_are_checked() {
     for url in ["http://127.0.0.1/", "ws://127.0.0.1/#x"] {
         assert!(

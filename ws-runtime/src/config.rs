@@ -66,8 +66,10 @@ impl WebSocketConfig {
         &mut self.protocol
     }
 
-    /// The size of the reused receive buffer, allocated on the first read
-    /// (at least 256 bytes). Data frames of any size stream through it.
+    /// The size of the reused receive buffer (at least 256 bytes). Data
+    /// frames of any size stream through it. A connection starts with 2 KiB
+    /// (less if this is smaller) and moves to this size on the first read
+    /// that fills the small buffer, so idle connections stay cheap.
     /// Default: 32 KiB.
     pub fn read_buffer_size(&mut self, bytes: usize) -> &mut Self {
         self.read_buffer_size = bytes.max(ws_proto::recv_buf::MIN_RECV_BUFFER);
@@ -77,7 +79,9 @@ impl WebSocketConfig {
     /// After [`split`](crate::WebSocket::split): how many received messages
     /// may wait for the reader, and how many outgoing ones for the driver
     /// (at least 1). When the reader lags, the driver stops reading the
-    /// socket, so TCP pushes back on the peer. Default: 16.
+    /// socket, so TCP pushes back on the peer. The bound is in messages:
+    /// queued memory is at most this many times `max_message_size`.
+    /// Default: 16.
     pub fn channel_capacity(&mut self, messages: usize) -> &mut Self {
         self.channel_capacity = messages.max(1);
         self

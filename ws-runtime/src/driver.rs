@@ -25,6 +25,10 @@ use crate::transport::Transport;
 /// monopolise a worker thread.
 const MAX_READS_PER_POLL: usize = 32;
 
+/// The receive buffer a connection starts with; it grows to the
+/// configured `read_buffer_size` on the first read that fills it.
+const INITIAL_READ_BUFFER: usize = 2048;
+
 /// Something to send: a whole message, a frame encoded once for many
 /// connections, or one fragment.
 #[derive(Debug)]
@@ -97,6 +101,7 @@ pub(crate) struct Core<T, R: Runtime> {
     /// The reused receive buffer, allocated on the first read.
     buf: Option<RecvBuf<Box<[u8]>>>,
     buf_size: usize,
+    grow_buffer: bool,
     assembler: Assembler,
     timer: Option<R::Timer>,
     /// The deadline the timer is set to.
@@ -145,6 +150,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             conn,
             buf: None,
             buf_size: config.read_buffer_size,
+            grow_buffer: false,
             assembler: Assembler::default(),
             timer: None,
             armed: None,
@@ -392,11 +398,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 return Poll::Pending;
             }
             if !self.read_closed {
-                let buf_size = self.buf_size;
-                let buf = self
-                    .buf
-                    .get_or_insert_with(|| RecvBuf::with_capacity(buf_size));
-                match self.io.poll_read(cx, buf.spare_mut()) {
+                let buf = read_buffer(&mut self.buf, &mut self.grow_buffer, self.buf_size);
+                let spare = buf.spare_mut();
+                let spare_len = spare.len();
+                match self.io.poll_read(cx, spare) {
                     Poll::Ready(Ok(0)) => {
                         self.read_closed = true;
                         let now = self.now();
@@ -406,6 +411,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     Poll::Ready(Ok(n)) => {
                         buf.commit(n);
                         reads += 1;
+                        // A full read on the small first buffer: this
+                        // connection is busy, give it the configured size.
+                        self.grow_buffer |= n == spare_len;
                         continue;
                     }
                     Poll::Ready(Err(err)) => {
@@ -655,6 +663,26 @@ impl Outgoing {
             Self::Fragment { data, .. } => data.len(),
         }
     }
+}
+
+/// The receive buffer to read into: small ([`INITIAL_READ_BUFFER`]) at
+/// first, so that idle connections stay cheap, and `full` bytes once a read
+/// filled the small one (`grow`).
+fn read_buffer<'a>(
+    buf: &'a mut Option<RecvBuf<Box<[u8]>>>,
+    grow: &mut bool,
+    full: usize,
+) -> &'a mut RecvBuf<Box<[u8]>> {
+    if std::mem::take(grow)
+        && let Some(old) = buf.take_if(|b| b.capacity() < full)
+    {
+        let mut new = RecvBuf::with_capacity(full);
+        // After a receive loop, at most a frame header and a control frame
+        // are left: they fit.
+        new.extend_from_slice(old.filled());
+        *buf = Some(new);
+    }
+    buf.get_or_insert_with(|| RecvBuf::with_capacity(full.min(INITIAL_READ_BUFFER)))
 }
 
 /// Reads a runtime's clock on the connection's scale.
