@@ -20,6 +20,13 @@ use ws_runtime::BoxFuture;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Runtime;
 
+impl Runtime {
+    /// The runtime (a unit value; `new` mirrors `ws-runtime-async-std`).
+    pub fn new() -> Self {
+        Self
+    }
+}
+
 impl ws_runtime::Runtime for Runtime {
     type Timer = Timer;
 
