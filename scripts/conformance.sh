@@ -168,10 +168,10 @@ fi
 run_server_suite ws-proto target/release/examples/echo_server "127.0.0.1:9001" "$ALL_CASES"
 # The runtime crates (ws-runtime-tokio, ws-runtime-async-std): echo servers
 # and wstest fuzzingserver clients.
-run_server_suite ws-runtime-tokio target/conformance-bin/ws-runtime-tokio-echo_server "127.0.0.1:9002" "$RFC6455_CASES"
-run_server_suite ws-runtime-async-std target/conformance-bin/ws-runtime-async-std-echo_server "127.0.0.1:9003" "$RFC6455_CASES"
-run_client_suite ws-runtime-tokio-client 'target/conformance-bin/ws-runtime-tokio-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9012
-run_client_suite ws-runtime-async-std-client 'target/conformance-bin/ws-runtime-async-std-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9013
+run_server_suite ws-runtime-tokio target/conformance-bin/ws-runtime-tokio-echo_server "127.0.0.1:9002" "$ALL_CASES"
+run_server_suite ws-runtime-async-std target/conformance-bin/ws-runtime-async-std-echo_server "127.0.0.1:9003" "$ALL_CASES"
+run_client_suite ws-runtime-tokio-client 'target/conformance-bin/ws-runtime-tokio-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$ALL_CASES" 9012
+run_client_suite ws-runtime-async-std-client 'target/conformance-bin/ws-runtime-async-std-autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$ALL_CASES" 9013
 # Examples for later peers:
 # run_server_suite ws-runtime-tokio target/release/examples/tokio_echo_server "127.0.0.1:9003" "$RFC6455_CASES"
 # run_client_suite ws-client 'target/release/examples/autobahn_client "$AUTOBAHN_URL" "$AUTOBAHN_AGENT"' "$RFC6455_CASES" 9002

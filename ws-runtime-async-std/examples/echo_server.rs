@@ -12,7 +12,7 @@
 //! with one `write`.
 
 use async_net::TcpListener;
-use ws_runtime_async_std::{Message, accept};
+use ws_runtime_async_std::{DeflateConfig, Message, WebSocketConfig, accept_with_config};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -25,10 +25,14 @@ fn main() -> std::io::Result<()> {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
             smol::spawn(async move {
-                let mut ws = match accept(stream).await {
-                    Ok(ws) => ws,
-                    Err(err) => return eprintln!("echo_server: handshake failed: {err}"),
-                };
+                let mut config = WebSocketConfig::default();
+                // Accept permessage-deflate when the client offers it.
+                config.permessage_deflate(Some(DeflateConfig::default()));
+                let mut ws =
+                    match accept_with_config(stream, &config, |_| Ok(Default::default())).await {
+                        Ok(ws) => ws,
+                        Err(err) => return eprintln!("echo_server: handshake failed: {err}"),
+                    };
                 while let Some(message) = ws.recv().await {
                     match message {
                         Ok(message @ (Message::Text(_) | Message::Binary(_))) => {

@@ -10,7 +10,7 @@
 //! `$AUTOBAHN_URL` / `$AUTOBAHN_AGENT` (as `scripts/conformance.sh` sets
 //! them), else the defaults above.
 
-use ws_runtime_tokio::{Message, connect};
+use ws_runtime_tokio::{ClientOptions, DeflateConfig, Message, connect, connect_with_options};
 
 fn arg(index: usize, var: &str, default: &str) -> String {
     std::env::args()
@@ -35,7 +35,12 @@ async fn main() -> Result<(), ws_runtime_tokio::Error> {
 
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        let mut ws = match connect(&url).await {
+        // Offer permessage-deflate on every case (sections 12 and 13 need it).
+        let mut options = ClientOptions::new();
+        options
+            .config_mut()
+            .permessage_deflate(Some(DeflateConfig::default()));
+        let mut ws = match connect_with_options(&url, &options).await {
             Ok(ws) => ws,
             Err(err) => {
                 eprintln!("autobahn_client: case {case}: connect failed: {err}");

@@ -1,5 +1,6 @@
 //! An echo server on tokio: every text and binary message goes back as it
-//! arrived. This is the server the Autobahn|Testsuite conformance run
+//! arrived, compressed with permessage-deflate when the client offers it.
+//! This is the server the Autobahn|Testsuite conformance run
 //! (`scripts/conformance.sh`) tests.
 //!
 //! ```sh
@@ -11,7 +12,7 @@
 //! with one `write`.
 
 use tokio::net::TcpListener;
-use ws_runtime_tokio::{Message, WebSocketConfig, accept_with_config};
+use ws_runtime_tokio::{DeflateConfig, Message, WebSocketConfig, accept_with_config};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -24,7 +25,9 @@ async fn main() -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
         tokio::spawn(async move {
-            let config = WebSocketConfig::default();
+            let mut config = WebSocketConfig::default();
+            // Accept permessage-deflate when the client offers it.
+            config.permessage_deflate(Some(DeflateConfig::default()));
             let mut ws = match accept_with_config(stream, &config, |_| Ok(Default::default())).await
             {
                 Ok(ws) => ws,

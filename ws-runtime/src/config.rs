@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::RequestLimits;
 
 /// Everything a WebSocket can be configured with: the protocol core's
@@ -23,6 +24,7 @@ pub struct WebSocketConfig {
     pub(crate) channel_capacity: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) request_limits: RequestLimits,
+    pub(crate) deflate: Option<DeflateConfig>,
 }
 
 impl Default for WebSocketConfig {
@@ -33,6 +35,7 @@ impl Default for WebSocketConfig {
             channel_capacity: 16,
             handshake_timeout: Duration::from_secs(10),
             request_limits: RequestLimits::DEFAULT,
+            deflate: None,
         }
     }
 }
@@ -41,7 +44,8 @@ impl WebSocketConfig {
     /// The defaults: ws-proto's defaults (16 MiB frames, 64 MiB messages, a
     /// 1 MiB send-buffer watermark, 10 s close timeout, no keepalive), a
     /// 32 KiB read buffer, 16-message split channels, a 10 s handshake
-    /// timeout and an 8 KiB / 64-header limit on HTTP heads.
+    /// timeout, an 8 KiB / 64-header limit on HTTP heads, and no
+    /// permessage-deflate.
     pub fn new() -> Self {
         Self::default()
     }
@@ -99,5 +103,25 @@ impl WebSocketConfig {
     pub fn request_limits(&mut self, limits: RequestLimits) -> &mut Self {
         self.request_limits = limits;
         self
+    }
+
+    /// permessage-deflate (RFC 7692): `Some` makes a client offer it and a
+    /// server accept the first acceptable offer, with these settings;
+    /// `None` (the default) never compresses.
+    ///
+    /// Off by default because compression trades CPU and memory for
+    /// bandwidth: a connection that compresses holds about 300 KiB of
+    /// compressor state once it sends its first compressed message (and
+    /// about 43 KiB to inflate), which matters for servers with many
+    /// connections. Browsers always offer it; small messages (below
+    /// [`DeflateConfig::min_size`]) are never compressed.
+    pub fn permessage_deflate(&mut self, deflate: Option<DeflateConfig>) -> &mut Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// The permessage-deflate settings, if enabled.
+    pub fn deflate(&self) -> Option<&DeflateConfig> {
+        self.deflate.as_ref()
     }
 }

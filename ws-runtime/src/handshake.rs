@@ -8,6 +8,7 @@ use std::io;
 use std::task::Poll;
 
 use ws_proto::Role;
+use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::client::{ClientHandshake, random_nonce};
 use ws_proto::handshake::server::{self, AcceptOptions, Request};
 use ws_proto::handshake::{EMPTY_HEADER, HandshakeError, Status};
@@ -246,12 +247,21 @@ where
         Ok(Status::Complete((request, _))) => match callback(&request) {
             Ok(accept) => {
                 let extra = header_refs(&accept.headers);
+                // permessage-deflate: the core picks the first acceptable
+                // offer (RFC 7692 §5.1) when the configuration enables it.
+                let negotiated = config
+                    .deflate
+                    .as_ref()
+                    .and_then(|deflate| deflate.accept_offers(request.extensions()));
                 let options = AcceptOptions {
                     subprotocol: accept.subprotocol.as_deref(),
-                    extensions: None,
+                    extensions: negotiated.as_ref().map(|(_, header)| header.as_str()),
                     extra_headers: &extra,
                 };
-                server::accept_vec(&request, &options).map(|bytes| (bytes, Ok(accept.subprotocol)))
+                server::accept_vec(&request, &options).map(|bytes| {
+                    let params = negotiated.map(|(params, _)| params);
+                    (bytes, Ok((accept.subprotocol, params)))
+                })
             }
             Err(reject) => {
                 server::reject_vec(reject.status, &header_refs(&reject.headers), &reject.body)
@@ -263,11 +273,14 @@ where
         Err(err) => Err(err),
     };
     match decision {
-        Ok((response, Ok(subprotocol))) => {
+        Ok((response, Ok((subprotocol, deflate)))) => {
             write_all(&mut io, &mut timer, &response).await?;
             let mut ws =
                 WebSocket::from_parts(io, Role::Server, config, runtime, &input[head_len..]);
             ws.set_subprotocol(subprotocol);
+            if let (Some(params), Some(deflate)) = (deflate, config.deflate.as_ref()) {
+                ws.enable_deflate(params, deflate);
+            }
             Ok(ws)
         }
         Ok((response, Err(status))) => {
@@ -348,8 +361,10 @@ pub async fn connect_with<T: Transport, R: Runtime>(
         .map_err(|err| Error::Io(io::Error::other(format!("OS entropy unavailable: {err}"))))?;
     let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
     let extra = header_refs(&options.headers);
+    let offer = config.deflate.as_ref().map(DeflateConfig::offer);
     let handshake = ClientHandshake::new(url.host_header(), url.resource(), nonce)
         .subprotocols(&subprotocols)
+        .extensions(offer.as_ref().map(|offer| offer.as_str()))
         .extra_headers(&extra)
         .limits(config.request_limits);
     let request = handshake.encode_vec()?;
@@ -357,11 +372,28 @@ pub async fn connect_with<T: Transport, R: Runtime>(
     write_all(&mut io, &mut timer, &request).await?;
     let (input, head_len) = read_head(&mut io, &mut timer, config).await??;
     let mut headers = vec![EMPTY_HEADER; MAX_HEADER_SLOTS];
-    let subprotocol = match handshake.receive_response(&input[..head_len], &mut headers)? {
-        Status::Complete((response, _)) => response.subprotocol().map(str::to_owned),
-        Status::Partial => return Err(HandshakeError::MalformedHttp.into()),
-    };
+    let (subprotocol, deflate) =
+        match handshake.receive_response(&input[..head_len], &mut headers)? {
+            Status::Complete((response, _)) => {
+                // The core already checked that only offered extensions came
+                // back; the answer's parameters must be valid too (RFC 7692 §5.1:
+                // otherwise the client fails the connection).
+                let deflate = match (config.deflate.as_ref(), response.extensions().next()) {
+                    (Some(deflate), Some(answer)) => Some(
+                        deflate
+                            .accept_response(answer)
+                            .map_err(|_| HandshakeError::UnexpectedExtension)?,
+                    ),
+                    _ => None,
+                };
+                (response.subprotocol().map(str::to_owned), deflate)
+            }
+            Status::Partial => return Err(HandshakeError::MalformedHttp.into()),
+        };
     let mut ws = WebSocket::from_parts(io, Role::Client, config, runtime, &input[head_len..]);
     ws.set_subprotocol(subprotocol);
+    if let (Some(params), Some(deflate)) = (deflate, config.deflate.as_ref()) {
+        ws.enable_deflate(params, deflate);
+    }
     Ok(ws)
 }

@@ -85,5 +85,6 @@ pub use websocket::WebSocket;
 /// The protocol core, re-exported for its types (`CloseCode`, `Config`,
 /// `Role`, `handshake::server::Request`, ...).
 pub use ws_proto;
+pub use ws_proto::deflate::{DeflateConfig, DeflateParams};
 pub use ws_proto::handshake::server::Request;
 pub use ws_proto::{CloseCode, DataKind, Initiator, Role};

@@ -92,6 +92,21 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
         self.core.subprotocol = subprotocol;
     }
 
+    /// Turns on permessage-deflate as the handshake negotiated it.
+    pub(crate) fn enable_deflate(
+        &mut self,
+        params: ws_proto::deflate::DeflateParams,
+        config: &ws_proto::deflate::DeflateConfig,
+    ) {
+        self.core.conn.enable_deflate(params, config);
+    }
+
+    /// The permessage-deflate parameters negotiated in the handshake, or
+    /// `None` if messages are not compressed.
+    pub fn deflate(&self) -> Option<ws_proto::deflate::DeflateParams> {
+        self.core.conn.deflate_params()
+    }
+
     /// Receives the next message.
     ///
     /// Returns `Some(Ok(message))` for each data message (fragments joined),

@@ -1036,6 +1036,95 @@ pub(crate) async fn from_upgraded<R: TestRuntime>() {
     .await;
 }
 
+/// permessage-deflate negotiated end to end by both of our ends, and
+/// declined gracefully by a peer without it (tokio-tungstenite).
+pub(crate) async fn permessage_deflate<R: TestRuntime>() {
+    use ws_runtime::DeflateConfig;
+    let mut config = WebSocketConfig::default();
+    config.permessage_deflate(Some(DeflateConfig::default()));
+    let text: String = (0..2000)
+        .map(|i| format!("{{\"user\":\"u{}\",\"text\":\"hello {i}\"}}", i % 7))
+        .collect();
+
+    // Ours to ours: negotiated, messages round-trip compressed.
+    let (c, s) = tcp_pair();
+    let server_config = config.clone();
+    let server = R::spawn(async move {
+        let mut ws = our_server::<R>(s, &server_config).await;
+        let negotiated = ws.deflate();
+        while let Some(Ok(message)) = ws.recv().await {
+            if message.is_text() || message.is_binary() {
+                ws.send(message).await.unwrap();
+            }
+        }
+        negotiated
+    });
+    let mut options = ClientOptions::new();
+    *options.config_mut() = config.clone();
+    let mut ws = our_client::<R>(c, &options).await;
+    assert_eq!(ws.deflate(), Some(ws_runtime::DeflateParams::default()));
+    for message in [
+        Message::text(text.clone()),
+        Message::Binary(pattern(100_000)),
+        Message::text("hi"),
+    ] {
+        R::guard(100, ws.send(message.clone())).await.unwrap();
+        let echo = R::guard(100, ws.recv()).await.unwrap().unwrap();
+        assert_eq!(echo, message);
+    }
+    R::guard(100, ws.close(CloseCode::NORMAL, ""))
+        .await
+        .unwrap();
+    assert_eq!(server.await, Some(ws_runtime::DeflateParams::default()));
+
+    // Our client offering it to a server without it: no compression.
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(async move {
+        let mut ws = tokio_tungstenite::accept_async(tokio_stream(s))
+            .await
+            .unwrap();
+        tt_echo(&mut ws).await
+    });
+    let mut ws = our_client::<R>(c, &options).await;
+    assert_eq!(ws.deflate(), None);
+    R::guard(100, ws.send(Message::text(text.clone())))
+        .await
+        .unwrap();
+    assert_eq!(
+        R::guard(100, ws.recv()).await.unwrap().unwrap(),
+        Message::text(text.clone())
+    );
+    R::guard(100, ws.close(CloseCode::NORMAL, ""))
+        .await
+        .unwrap();
+    assert_eq!(peer.await, Some((1000, String::new())));
+
+    // A client without it, our server willing: no compression either.
+    let (c, s) = tcp_pair();
+    let server = R::spawn(async move {
+        let mut ws = our_server::<R>(s, &config).await;
+        let negotiated = ws.deflate();
+        while let Some(Ok(message)) = ws.recv().await {
+            if message.is_text() {
+                ws.send(message).await.unwrap();
+            }
+        }
+        negotiated
+    });
+    let mut ws = our_client::<R>(c, &ClientOptions::new()).await;
+    R::guard(100, ws.send(Message::text(text.clone())))
+        .await
+        .unwrap();
+    assert_eq!(
+        R::guard(100, ws.recv()).await.unwrap().unwrap(),
+        Message::text(text)
+    );
+    R::guard(100, ws.close(CloseCode::NORMAL, ""))
+        .await
+        .unwrap();
+    assert_eq!(server.await, None);
+}
+
 /// Declares one `#[test]` per scenario for a runtime.
 #[macro_export]
 macro_rules! scenarios {
@@ -1044,7 +1133,7 @@ macro_rules! scenarios {
             accept_callback client_subprotocols stream_and_sink broadcast_prepared split_two_tasks
             split_auto_replies_reader_only split_dropped_halves_close split_driver_dropped backpressure_unsplit
             recv_cancel_safe send_cancel_safe
-            from_upgraded);
+            from_upgraded permessage_deflate);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
             keepalive_unanswered close_timeout close_timeout_unwritable split_close_unwritable idle_timeout handshake_timeout);
     };
