@@ -46,6 +46,9 @@ impl Default for SlowConsumer {
     }
 }
 
+/// The close reason sent to a slow consumer.
+pub(crate) const SLOW_CONSUMER_REASON: &str = "slow consumer";
+
 /// One item on a connection's outbound queue.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -76,28 +79,26 @@ impl Outbox {
     }
 
     /// Queues a fan-out item without waiting; applies the slow-consumer
-    /// policy when the queue is full. Returns whether it was queued.
-    fn offer(&self, item: Outbound, dropped: &AtomicU64) -> bool {
+    /// policy when the queue is full.
+    fn offer(&self, item: Outbound, dropped: &AtomicU64) -> Offer {
         match self.queue.try_push(item) {
-            Ok(()) => true,
-            Err(PushError::Closed(_)) => false,
+            Ok(()) => Offer::Queued,
+            Err(PushError::Closed(_)) => Offer::Refused,
             Err(PushError::Full(_)) => {
+                dropped.fetch_add(1, Ordering::Relaxed);
                 match self.policy {
-                    SlowConsumer::DropMessage => {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    SlowConsumer::Close(_) => {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                        if !self.overflowed.swap(true, Ordering::AcqRel) {
-                            let waker =
-                                self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-                            if let Some(waker) = waker {
-                                waker.wake();
-                            }
+                    SlowConsumer::DropMessage => Offer::Refused,
+                    SlowConsumer::Close(code) => {
+                        if self.overflowed.swap(true, Ordering::AcqRel) {
+                            return Offer::Refused;
                         }
+                        let waker = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                        Offer::Overflowed(code)
                     }
                 }
-                false
             }
         }
     }
@@ -118,6 +119,14 @@ impl Outbox {
         }
         Poll::Pending
     }
+}
+
+/// What [`Outbox::offer`] did.
+enum Offer {
+    Queued,
+    Refused,
+    /// The queue just overflowed under [`SlowConsumer::Close`].
+    Overflowed(CloseCode),
 }
 
 struct Entry {
@@ -189,7 +198,7 @@ impl HubInner {
 
     /// Local fan-out: encode once, queue everywhere, never wait.
     pub(crate) fn deliver_local(&self, envelope: &Envelope) -> usize {
-        let targets: Vec<Arc<Outbox>> = {
+        let targets: Vec<(Arc<Outbox>, Weak<ConnInner>)> = {
             let registry = self.registry();
             let ids: Vec<ConnId> = match &envelope.topic {
                 Topic::Conn(id) => vec![*id],
@@ -206,7 +215,10 @@ impl HubInner {
             };
             ids.into_iter()
                 .filter(|id| Some(*id) != envelope.except)
-                .filter_map(|id| registry.conns.get(&id).map(|e| e.outbox.clone()))
+                .filter_map(|id| {
+                    let entry = registry.conns.get(&id)?;
+                    Some((entry.outbox.clone(), entry.conn.clone()))
+                })
                 .collect()
         };
         if targets.is_empty() {
@@ -216,10 +228,23 @@ impl HubInner {
             Message::Text(text) => PreparedFrame::text(text),
             Message::Binary(data) => PreparedFrame::binary(data),
         });
-        targets
-            .iter()
-            .filter(|outbox| outbox.offer(Outbound::Prepared(frame.clone()), &self.dropped))
-            .count()
+        let mut queued = 0;
+        for (outbox, conn) in &targets {
+            match outbox.offer(Outbound::Prepared(frame.clone()), &self.dropped) {
+                Offer::Queued => queued += 1,
+                Offer::Refused => {}
+                Offer::Overflowed(code) => {
+                    // Closing starts now: the connection leaves its route
+                    // and rooms before this call returns, and what was
+                    // queued for it is dropped. Its writer task sends the
+                    // Close (see `SlowConsumer::Close`).
+                    if let Some(conn) = conn.upgrade() {
+                        conn.begin_close_out_of_band(code, SLOW_CONSUMER_REASON);
+                    }
+                }
+            }
+        }
+        queued
     }
 }
 

@@ -26,7 +26,7 @@ use crate::app::{App, HttpFn, Upgrade, WsRouteDef};
 use crate::deps::Scope;
 use crate::error::{CloseInfo, Error, Result};
 use crate::http::{HeadError, HttpRequest, Method, Response, find_head_end, parse_head};
-use crate::hub::{Hub, Outbound, Outbox};
+use crate::hub::{Hub, Outbound, Outbox, SLOW_CONSUMER_REASON};
 use crate::id::RouteId;
 use crate::message::Message;
 use crate::request::RequestHead;
@@ -685,15 +685,18 @@ async fn slow_close<Rt: ws_runtime::Runtime>(
     code: CloseCode,
     limits: Limits,
 ) {
-    const REASON: &str = "slow consumer";
-    if conn.begin_close_out_of_band(code, REASON) {
-        log::info!(
-            "connection {} reads too slowly: closing it with {}",
-            conn.id,
-            code.as_u16()
-        );
-    }
-    let _ = race(write.close(code, REASON), sleep(runtime, limits.grace)).await;
+    // Usually done already by the broadcast that overflowed the queue.
+    conn.begin_close_out_of_band(code, SLOW_CONSUMER_REASON);
+    log::info!(
+        "connection {} reads too slowly: closing it with {}",
+        conn.id,
+        code.as_u16()
+    );
+    let _ = race(
+        write.close(code, SLOW_CONSUMER_REASON),
+        sleep(runtime, limits.grace),
+    )
+    .await;
     linger_then_abort(conn, runtime, abort, limits.grace).await;
 }
 
