@@ -127,15 +127,16 @@ async fn connect<R: AppRt>(server: &ServerHandle, target: &str) -> Client<R> {
         .unwrap_or_else(|err| panic!("connecting to {target}: {err}"))
 }
 
-/// The next data message (Pings and Pongs skipped).
+/// The next data message (a few Pings and Pongs skipped).
 async fn next_message<R: AppRt>(client: &mut Client<R>) -> Message {
-    loop {
+    for _ in 0..16 {
         match client.recv().await {
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => return message,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             other => panic!("expected a data message, got {other:?}"),
         }
     }
+    panic!("only control frames");
 }
 
 async fn recv_text<R: AppRt>(client: &mut Client<R>) -> String {
@@ -506,8 +507,11 @@ pub(crate) async fn robyn_empty_returns<R: AppRt>() {
     let mut ws = connect::<R>(&server, "/web_socket_empty_returns").await;
     send_text::<R>(&mut ws, "test message").await;
     assert_eq!(next_event(&mut events).await, "silent got test message");
-    // Nothing was sent before the Close echo: `close` would fail on data.
-    ws.close(CloseCode::NORMAL, "").await.expect("clean close");
+    // Nothing was sent: the first thing back is the answer to our Close.
+    let bye = ws_runtime::CloseFrame::new(CloseCode::NORMAL, "");
+    ws.send(Message::Close(Some(bye))).await.unwrap();
+    assert_eq!(expect_close::<R>(&mut ws).await.0, 1000);
+    assert!(ws.recv().await.is_none(), "clean closing handshake");
     assert!(next_event(&mut events).await.starts_with("silent closed "));
     server.shutdown();
 }
@@ -747,7 +751,10 @@ pub(crate) async fn fix_every_disconnect_unregisters<R: AppRt>() {
     assert!(fourth.recv().await.is_none(), "clean closing handshake");
 
     let mut on_close = Vec::new();
-    while on_close.len() < 4 {
+    for _ in 0..16 {
+        if on_close.len() == 4 {
+            break;
+        }
         let event = next_event(&mut events).await;
         if event.starts_with("on_close") {
             assert!(event.ends_with("listed=false"), "{event}");
@@ -870,18 +877,21 @@ fn feed_app(grace: Duration) -> (App, UnboundedReceiver<String>) {
             ws.send_text("done").await?;
         }
     }
-    let _ = app.websocket("/feed", feed).on_close(|ws: Ws| async move {
-        let info = ws.close_info().expect("ended");
-        report(
-            &ws,
-            format!(
-                "on_close {} {} {}",
-                ws.id(),
-                info.code.as_u16(),
-                info.reason
-            ),
-        );
-    });
+    let _ = app
+        .websocket("/feed", feed)
+        .on_connect(|_ws: Ws| async { Some("registered".to_owned()) })
+        .on_close(|ws: Ws| async move {
+            let info = ws.close_info().expect("ended");
+            report(
+                &ws,
+                format!(
+                    "on_close {} {} {}",
+                    ws.id(),
+                    info.code.as_u16(),
+                    info.reason
+                ),
+            );
+        });
     (app, rx)
 }
 
@@ -905,6 +915,9 @@ pub(crate) async fn fix_slow_consumer_closed_1013<R: AppRt>() {
     let hub = server.hub();
     let mut fast = connect::<R>(&server, "/feed").await;
     let mut slow = connect::<R>(&server, "/feed").await;
+    for client in [&mut fast, &mut slow] {
+        assert_eq!(recv_text::<R>(client).await, "registered");
+    }
     assert_eq!(hub.connections("/feed").len(), 2);
     // `slow` reads nothing until the fast client got everything.
     send_text::<R>(&mut fast, "go").await;
@@ -940,7 +953,10 @@ pub(crate) async fn fix_slow_consumer_dropped_after_grace<R: AppRt>() {
     let server = serve::<R>(app).await;
     let hub = server.hub();
     let mut fast = connect::<R>(&server, "/feed").await;
-    let slow = connect::<R>(&server, "/feed").await;
+    let mut slow = connect::<R>(&server, "/feed").await;
+    for client in [&mut fast, &mut slow] {
+        assert_eq!(recv_text::<R>(client).await, "registered");
+    }
     send_text::<R>(&mut fast, "go").await;
     read_feed::<R>(&mut fast).await;
     // The slow client's connection ends without it reading a byte.
@@ -1260,6 +1276,23 @@ pub(crate) async fn beyond_rooms<R: AppRt>() {
     server.shutdown();
 }
 
+/// Shutting the server down closes every connection with 1001 and stops
+/// accepting.
+pub(crate) async fn beyond_shutdown_closes_with_1001<R: AppRt>() {
+    let (app, mut events) = closing_app();
+    let server = serve::<R>(app).await;
+    let mut ws = connect::<R>(&server, "/ws").await;
+    send_text::<R>(&mut ws, "ready").await;
+    assert_eq!(recv_text::<R>(&mut ws).await, "ready");
+    server.shutdown();
+    let (code, reason) = expect_close::<R>(&mut ws).await;
+    assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
+    assert!(ws.recv().await.is_none(), "clean closing handshake");
+    assert_eq!(next_event(&mut events).await, "receive: 1001 ");
+    assert!(next_event(&mut events).await.starts_with("on_close: 1001"));
+    assert_eq!(server.hub().connection_count(), 0);
+}
+
 // ------------------------------------------------------------------ the demo
 
 /// `/chat`: two clients see each other's messages; the sender also gets
@@ -1434,6 +1467,7 @@ macro_rules! app_scenarios {
             fix_slow_consumer_closed_1013 fix_slow_consumer_dropped_after_grace
             beyond_guard_rejects_and_picks_subprotocol beyond_close_from_on_connect
             beyond_http_routes beyond_send_by_id_from_anywhere beyond_rooms
+            beyond_shutdown_closes_with_1001
             demo_chat_between_two_clients demo_endpoints demo_dependency_injection
         );
     };

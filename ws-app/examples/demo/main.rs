@@ -56,5 +56,6 @@ fn main() -> Result<(), ws_app::Error> {
 
 #[cfg(not(any(feature = "tokio", feature = "smol")))]
 fn main() {
+    let _ = (address(), app::build(quiet()));
     eprintln!("the demo needs the `tokio` or the `smol` feature");
 }
