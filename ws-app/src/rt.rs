@@ -362,7 +362,7 @@ pub(crate) async fn write_all_and_shutdown<T: Transport>(
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        data = &data[n..];
+        data = data.get(n..).unwrap_or_default();
     }
     poll_fn(|cx| io.poll_flush(cx)).await?;
     poll_fn(|cx| io.poll_shutdown(cx)).await
