@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ws_runtime::ws_proto::handshake::RequestLimits;
 use ws_runtime::{Accept, Reject, WebSocketConfig};
 
 use crate::broker::Broker;
@@ -62,6 +63,10 @@ impl Default for AppConfig {
             .max_message_size(DEFAULT_MAX_MESSAGE)
             .max_frame_size(DEFAULT_MAX_MESSAGE)
             .keepalive_interval(Some(Duration::from_secs(30)));
+        let max_http_head = 16 * 1024;
+        let mut limits = RequestLimits::DEFAULT;
+        limits.max_head_len(max_http_head);
+        websocket.request_limits(limits);
         Self {
             websocket,
             outbound_capacity: 256,
@@ -70,7 +75,7 @@ impl Default for AppConfig {
             slow_consumer_grace: Duration::from_secs(5),
             handler_grace: Duration::from_secs(5),
             close_timeout: Duration::from_secs(10),
-            max_http_head: 16 * 1024,
+            max_http_head,
             max_http_body: 64 * 1024,
             http_timeout: Duration::from_secs(10),
         }
@@ -149,9 +154,13 @@ impl AppConfig {
         self
     }
 
-    /// The largest HTTP request head; bigger ones get 431.
+    /// The largest HTTP request head, upgrade requests included; bigger
+    /// ones get 431.
     pub fn max_http_head(&mut self, bytes: usize) -> &mut Self {
         self.max_http_head = bytes.max(256);
+        let mut limits = RequestLimits::DEFAULT;
+        limits.max_head_len(self.max_http_head);
+        self.websocket.request_limits(limits);
         self
     }
 
