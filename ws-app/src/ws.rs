@@ -164,7 +164,9 @@ impl ConnInner {
 /// a slow client slows its own handler only). They fail with
 /// [`Error::Closed`] once closing has begun. [`broadcast`](Self::broadcast),
 /// room sends and [`Hub`] sends never wait: see
-/// [`SlowConsumer`](crate::SlowConsumer).
+/// [`SlowConsumer`](crate::SlowConsumer). Everything sent to one
+/// connection — its own sends, broadcasts, room and by-id messages — goes
+/// out in the order it was queued (Robyn's order varied, #1261).
 ///
 /// # Receiving
 ///
