@@ -273,8 +273,10 @@ impl Route<'_> {
     /// before the handler starts. It may send and receive; its
     /// `Some(text)` is sent as a text message right after whatever it sent
     /// itself (`Some("")` sends an empty message, `None` sends nothing),
-    /// so it is the first message the handler's peer sees. If it closes the
-    /// connection, the handler does not run.
+    /// and before any broadcast, room or by-id message that arrived
+    /// meanwhile (those are held back until then): unless `on_connect`
+    /// sends something itself, the greeting is the first message the
+    /// client sees. If it closes the connection, the handler does not run.
     #[must_use = "the route keeps the callback only through the returned handle"]
     pub fn on_connect<F, Fut>(self, callback: F) -> Self
     where

@@ -63,44 +63,81 @@ pub(crate) enum Outbound {
 /// A connection's bounded outbound queue, drained by its writer task.
 pub(crate) struct Outbox {
     pub(crate) queue: Mailbox<Outbound>,
+    capacity: usize,
     policy: SlowConsumer,
     overflowed: AtomicBool,
     writer: Mutex<Option<Waker>>,
+    /// Fan-out items held back while `on_connect` runs, so that its
+    /// greeting goes out before them; `None` once released.
+    held: Mutex<Option<Vec<Outbound>>>,
 }
 
 impl Outbox {
     pub(crate) fn new(capacity: usize, policy: SlowConsumer) -> Self {
         Self {
             queue: Mailbox::new(capacity),
+            capacity: capacity.max(1),
             policy,
             overflowed: AtomicBool::new(false),
             writer: Mutex::new(None),
+            held: Mutex::new(Some(Vec::new())),
         }
+    }
+
+    fn held(&self) -> MutexGuard<'_, Option<Vec<Outbound>>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues a fan-out item without waiting; applies the slow-consumer
     /// policy when the queue is full.
     fn offer(&self, item: Outbound, dropped: &AtomicU64) -> Offer {
+        {
+            let mut held = self.held();
+            if let Some(held) = held.as_mut() {
+                if held.len() < self.capacity {
+                    held.push(item);
+                    return Offer::Queued;
+                }
+                return self.full(dropped);
+            }
+        }
         match self.queue.try_push(item) {
             Ok(()) => Offer::Queued,
             Err(PushError::Closed(_)) => Offer::Refused,
-            Err(PushError::Full(_)) => {
-                dropped.fetch_add(1, Ordering::Relaxed);
-                match self.policy {
-                    SlowConsumer::DropMessage => Offer::Refused,
-                    SlowConsumer::Close(code) => {
-                        if self.overflowed.swap(true, Ordering::AcqRel) {
-                            return Offer::Refused;
-                        }
-                        let waker = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-                        if let Some(waker) = waker {
-                            waker.wake();
-                        }
-                        Offer::Overflowed(code)
-                    }
+            Err(PushError::Full(_)) => self.full(dropped),
+        }
+    }
+
+    fn full(&self, dropped: &AtomicU64) -> Offer {
+        dropped.fetch_add(1, Ordering::Relaxed);
+        match self.policy {
+            SlowConsumer::DropMessage => Offer::Refused,
+            SlowConsumer::Close(code) => {
+                if self.overflowed.swap(true, Ordering::AcqRel) {
+                    return Offer::Refused;
                 }
+                let waker = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+                Offer::Overflowed(code)
             }
         }
+    }
+
+    /// Queues the fan-out items held back during `on_connect` (after
+    /// everything queued so far) and stops holding. Idempotent.
+    pub(crate) fn release_held(&self) {
+        let mut held = self.held();
+        for item in held.take().unwrap_or_default() {
+            let _ = self.queue.force_push(item);
+        }
+    }
+
+    /// Drops the held items and stops holding (the connection is closing).
+    pub(crate) fn drop_held(&self) {
+        let items = self.held().take();
+        drop(items);
     }
 
     /// `Ready(code)` once the queue overflowed under
@@ -570,6 +607,7 @@ impl Hub {
 
     #[cfg(test)]
     pub(crate) fn register_outbox(&self, id: ConnId, route: &str, outbox: Arc<Outbox>) {
+        outbox.release_held();
         let mut registry = self.inner.registry();
         registry.conns.insert(
             id,
@@ -654,6 +692,41 @@ mod tests {
         );
         assert_eq!(lossy.poll_overflowed(&mut cx), Poll::Pending);
         assert_eq!(drain(&lossy).len(), 2);
+    }
+
+    #[test]
+    fn fan_out_waits_for_the_greeting() {
+        let outbox = Outbox::new(2, SlowConsumer::default());
+        let dropped = AtomicU64::new(0);
+        assert!(matches!(
+            outbox.offer(Outbound::Message("broadcast".into()), &dropped),
+            Offer::Queued
+        ));
+        assert_eq!(outbox.queue.len(), 0, "held while on_connect runs");
+        outbox
+            .queue
+            .try_push(Outbound::Message("greeting".into()))
+            .unwrap();
+        outbox.release_held();
+        outbox.release_held();
+        let order: Vec<String> = drain(&outbox)
+            .into_iter()
+            .map(|item| match item {
+                Outbound::Message(m) => m.as_text().unwrap_or_default().to_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(order, ["greeting", "broadcast"]);
+        // Held items count against the capacity.
+        let outbox = Outbox::new(1, SlowConsumer::default());
+        assert!(matches!(
+            outbox.offer(Outbound::Message("a".into()), &dropped),
+            Offer::Queued
+        ));
+        assert!(matches!(
+            outbox.offer(Outbound::Message("b".into()), &dropped),
+            Offer::Overflowed(CloseCode::TRY_AGAIN_LATER)
+        ));
     }
 
     #[test]

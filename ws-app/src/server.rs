@@ -513,6 +513,8 @@ async fn run_connection<R: rt::Runtime>(
             }
         }
     }
+    // Broadcasts that arrived while on_connect ran go out after its greeting.
+    conn.outbox.release_held();
     if ws.is_open() {
         let handler = (route.def.handler)(ws.clone());
         let grace = config.handler_grace;

@@ -110,6 +110,7 @@ impl ConnInner {
             state.closing = Some((code, reason.to_owned()));
         }
         self.hub.unregister(self.id);
+        self.outbox.drop_held();
         let _ = self
             .outbox
             .queue
@@ -128,6 +129,7 @@ impl ConnInner {
             state.closing = Some((code, reason.to_owned()));
         }
         self.hub.unregister(self.id);
+        self.outbox.drop_held();
         self.outbox.queue.clear();
         true
     }
@@ -144,6 +146,7 @@ impl ConnInner {
         }
         self.hub.unregister(self.id);
         self.inbox.close();
+        self.outbox.drop_held();
         self.outbox.queue.close();
         self.outbox.queue.clear();
         self.end.set();

@@ -851,6 +851,46 @@ pub(crate) async fn fix_oversize_closes_1009<R: AppRt>() {
     server.shutdown();
 }
 
+/// on_connect's greeting is the first message even when a broadcast to
+/// the route arrives while on_connect runs (the broadcast follows it).
+pub(crate) async fn fix_greeting_before_broadcasts<R: AppRt>() {
+    let (events, mut rx) = events();
+    let mut app = App::new();
+    app.inject_global(events);
+    async fn relay(ws: Ws) -> ws_app::Result<()> {
+        loop {
+            let text = ws.receive_text().await?;
+            ws.broadcast(text)?;
+            ws.send_text("sent").await?;
+        }
+    }
+    let _ = app
+        .websocket("/room", relay)
+        .on_connect(|ws: Ws| async move {
+            report(&ws, "on_connect");
+            // Holds on_connect open until the client says so.
+            let go = ws.receive_text().await.ok()?;
+            Some(format!("greeting after {go}"))
+        });
+    let server = serve::<R>(app).await;
+    let mut a = connect::<R>(&server, "/room").await;
+    assert_eq!(next_event(&mut rx).await, "on_connect");
+    send_text::<R>(&mut a, "go").await;
+    assert_eq!(recv_text::<R>(&mut a).await, "greeting after go");
+    let mut b = connect::<R>(&server, "/room").await;
+    assert_eq!(next_event(&mut rx).await, "on_connect");
+    // b is registered and inside on_connect: a broadcasts to the route.
+    send_text::<R>(&mut a, "news").await;
+    assert_eq!(recv_text::<R>(&mut a).await, "news");
+    assert_eq!(recv_text::<R>(&mut a).await, "sent");
+    send_text::<R>(&mut b, "go").await;
+    assert_eq!(recv_text::<R>(&mut b).await, "greeting after go");
+    assert_eq!(recv_text::<R>(&mut b).await, "news");
+    a.close(CloseCode::NORMAL, "").await.expect("clean close");
+    b.close(CloseCode::NORMAL, "").await.expect("clean close");
+    server.shutdown();
+}
+
 const FEED_MESSAGES: usize = 192;
 const FEED_SIZE: usize = 64 * 1024;
 
@@ -1464,6 +1504,7 @@ macro_rules! app_scenarios {
             robyn_globals_last_write_wins
             fix_close_codes_both_ways fix_no_magic_strings fix_handler_end_closes
             fix_every_disconnect_unregisters fix_fragments_reassembled fix_oversize_closes_1009
+            fix_greeting_before_broadcasts
             fix_slow_consumer_closed_1013 fix_slow_consumer_dropped_after_grace
             beyond_guard_rejects_and_picks_subprotocol beyond_close_from_on_connect
             beyond_http_routes beyond_send_by_id_from_anywhere beyond_rooms
