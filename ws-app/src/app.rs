@@ -118,7 +118,9 @@ impl AppConfig {
 
     /// How many received messages may wait for the handler, per
     /// connection; when full, the connection stops reading its socket and
-    /// TCP pushes back on the client.
+    /// TCP pushes back on the client. (A handler that stops reading for
+    /// long also leaves the keepalive Pongs unread: the keepalive timeout
+    /// then ends the connection. Read, or return.)
     pub fn inbound_capacity(&mut self, messages: usize) -> &mut Self {
         self.inbound_capacity = messages.max(1);
         self

@@ -89,7 +89,8 @@
 //!    subprotocol) or refuses with an HTTP status. No `101` is sent before.
 //! 2. After the `101` the connection is registered in the [`Hub`] (its
 //!    route, and later its rooms) and `on_connect` runs; its returned
-//!    `Some(text)` goes out as a text message (`Some("")` as an empty one).
+//!    `Some(text)` goes out as a text message (`Some("")` as an empty one),
+//!    before any broadcast that arrived meanwhile.
 //! 3. The handler runs. When it returns `Ok` the connection is closed with
 //!    1000; `Err` or a panic closes it with 1011 (and is logged with the
 //!    `log` crate). If the client leaves first, `receive_*` returns
