@@ -308,7 +308,9 @@ impl Route<'_> {
     /// with [`Accept`] (optionally choosing one of the offered
     /// subprotocols, or adding response headers), or `Err` with a
     /// [`Reject`] carrying an HTTP status such as 401 or 403 (the client
-    /// gets that response; no WebSocket is opened, no callback runs).
+    /// gets that response; no WebSocket is opened, no callback runs). A
+    /// guard that panics refuses with 500; one that takes longer than
+    /// [`AppConfig::http_timeout`] with 503.
     ///
     /// ```
     /// # let mut app = ws_app::App::new();

@@ -438,11 +438,16 @@ async fn upgrade<R: rt::Runtime>(
                 head: head.clone(),
                 scope: route.scope.clone(),
             };
-            match catch_panic(guard(upgrade)).await {
-                Ok(decision) => decision,
-                Err(Panicked) => {
+            let timeout = sleep(&runtime, shared.config.http_timeout);
+            match race(catch_panic(guard(upgrade)), timeout).await {
+                Either::Left(Ok(decision)) => decision,
+                Either::Left(Err(Panicked)) => {
                     log::error!("guard of {} panicked", route.id);
                     Err(Reject::new(500))
+                }
+                Either::Right(()) => {
+                    log::warn!("guard of {} took longer than the HTTP timeout", route.id);
+                    Err(Reject::new(503))
                 }
             }
         }
