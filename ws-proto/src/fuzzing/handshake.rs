@@ -207,8 +207,15 @@ fn check_accepts(request: &Request<'_, '_>) {
     let host = core::str::from_utf8(request.host())
         .ok()
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()));
+    // Room for the longest answer: the fixed lines plus any offered value.
+    let room = 512
+        + request
+            .headers()
+            .iter()
+            .map(|h| h.value.len())
+            .sum::<usize>();
     let accept = |options: &AcceptOptions<'_>| {
-        let mut out = [0u8; 1024];
+        let mut out = alloc::vec![0u8; room];
         let result = server::accept(request, options, &mut out);
         result.map(|n| {
             let (status, headers) = parse_response(&out[..n]);

@@ -13,7 +13,7 @@ use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Lifecycle, Role, State};
 use crate::error::{ProtocolError, SendError};
-use crate::frame::{DataKind, FrameHeader, OpCode};
+use crate::frame::{DataKind, FrameHeader, OpCode, PreparedFrame};
 use crate::mask::MaskKey;
 use crate::message::Message;
 use crate::time::Instant;
@@ -169,6 +169,30 @@ impl Pair {
         }
     }
 
+    /// Sends a message encoded once for many connections (broadcast); only
+    /// a server may.
+    fn send_prepared(&mut self, i: usize, kind: DataKind, payload: Vec<u8>) {
+        let frame = PreparedFrame::new(kind, &payload);
+        assert_eq!(frame.kind(), kind);
+        assert_eq!(frame.payload_len(), payload.len());
+        let role = self.sides[i].conn.role();
+        let was_open = self.sides[i].conn.is_open() && self.sides[i].conn.close_sent().is_none();
+        let result = self.command(i, |side, _| side.conn.send_prepared(&frame));
+        match result {
+            Ok(()) => {
+                assert!(was_open && role == Role::Server, "send_prepared accepted");
+                self.biggest[i] = self.biggest[i].max(frame.as_bytes().len());
+                self.sent[i].push_back(match kind {
+                    DataKind::Text => Message::Text(String::from_utf8(payload).unwrap_or_default()),
+                    DataKind::Binary => Message::Binary(payload),
+                });
+            }
+            Err(SendError::InvalidState) if role == Role::Client => {}
+            Err(SendError::FragmentInProgress) => assert!(self.fragment[i].is_some()),
+            Err(error) => self.check_refusal(i, error, was_open, 0),
+        }
+    }
+
     /// Moves up to `n` bytes from side `from`'s wire into the other side.
     fn deliver(&mut self, from: usize, n: usize) {
         let to = 1 - from;
@@ -308,7 +332,7 @@ impl Pair {
         let command = input.u8();
         let i = usize::from(command >> 7);
         let peer = 1 - i;
-        let op = (command & 0x7f) % 15;
+        let op = (command & 0x7f) % 16;
         match op {
             0 | 1 => {
                 let kind = if op == 0 {
@@ -459,6 +483,19 @@ impl Pair {
                     assert_eq!(before, after, "handle_timeout before the deadline acted");
                 }
             }
+            15 => {
+                let kind = if input.bool() {
+                    DataKind::Binary
+                } else {
+                    DataKind::Text
+                };
+                let len = size(input);
+                let payload = match kind {
+                    DataKind::Text => text(input, len).into_bytes(),
+                    DataKind::Binary => binary(input, len),
+                };
+                self.send_prepared(i, kind, payload);
+            }
             _ => {
                 let n = usize::from(input.u8());
                 let len = self.wires[peer].len();
@@ -473,7 +510,8 @@ impl Pair {
 
 /// The `connection` target: a client and a server, each with a
 /// fuzzer-chosen configuration and receive buffer, driven by up to 512
-/// fuzzer-chosen commands (sends, fragments, pings, pongs, closes, partial
+/// fuzzer-chosen commands (sends, broadcast `send_prepared`, fragments,
+/// pings, pongs, closes, partial
 /// and stalled writes, deliveries of part or all of the bytes in flight,
 /// corruption and truncation in flight, clock jumps, EOFs), all outputs
 /// drained after each, then closed down. See the module docs for the
