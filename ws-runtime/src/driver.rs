@@ -25,8 +25,10 @@ use crate::transport::Transport;
 /// monopolise a worker thread.
 const MAX_READS_PER_POLL: usize = 32;
 
-/// The receive buffer a connection starts with; it grows to the
-/// configured `read_buffer_size` on the first read that fills it.
+/// The receive buffer a connection gets with its first bytes; it grows to
+/// the configured `read_buffer_size` on the first read that fills it. Until
+/// bytes arrive a connection holds no receive buffer at all: reads go to a
+/// scratch array on the stack of the poll call.
 const INITIAL_READ_BUFFER: usize = 2048;
 
 /// Something to send: a whole message, a frame encoded once for many
@@ -97,6 +99,9 @@ pub(crate) struct Core<T, R: Runtime> {
     pub(crate) io: T,
     rt: R,
     clock: StdClock,
+    /// The latest clock reading: taken after every socket read, so that
+    /// the messages parsed from one read share one clock read.
+    now: Instant,
     pub(crate) conn: Connection,
     /// The reused receive buffer, allocated on the first read.
     buf: Option<RecvBuf<Box<[u8]>>>,
@@ -136,10 +141,11 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// handshake) are `leftover`.
     pub(crate) fn new(io: T, role: Role, config: &WebSocketConfig, rt: R, leftover: &[u8]) -> Self {
         let clock = StdClock::with_epoch(rt.now());
+        let now = clock.now_from(&rt);
         let conn = Connection::with_parts(
             role,
             config.protocol.clone(),
-            clock.now_from(&rt),
+            now,
             OsMaskKeys::new(),
             SendBuffer::default(),
         );
@@ -147,6 +153,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             io,
             rt,
             clock,
+            now,
             conn,
             buf: None,
             buf_size: config.read_buffer_size,
@@ -185,8 +192,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         core
     }
 
-    fn now(&self) -> Instant {
-        self.clock.now_from(&self.rt)
+    /// Reads the clock (and remembers the reading for [`parse_buffered`](Self::parse_buffered)).
+    fn now(&mut self) -> Instant {
+        self.now = self.now.max(self.clock.now_from(&self.rt));
+        self.now
     }
 
     // ------------------------------------------------------------ output
@@ -324,8 +333,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     /// Feeds buffered bytes to the core until a whole message or a control
     /// frame comes out.
+    ///
+    /// The time given to the core is that of the latest clock reading,
+    /// taken right after the read that brought the bytes: precise enough for
+    /// its timers, and one `clock_gettime` per read instead of per message.
     fn parse_buffered(&mut self) -> Option<Message> {
-        let now = self.now();
+        let now = self.now;
         let Self {
             conn,
             buf,
@@ -398,22 +411,16 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 return Poll::Pending;
             }
             if !self.read_closed {
-                let buf = read_buffer(&mut self.buf, &mut self.grow_buffer, self.buf_size);
-                let spare = buf.spare_mut();
-                let spare_len = spare.len();
-                match self.io.poll_read(cx, spare) {
+                match self.poll_read_buffer(cx) {
                     Poll::Ready(Ok(0)) => {
                         self.read_closed = true;
                         let now = self.now();
                         self.conn.receive_eof(now);
                         continue;
                     }
-                    Poll::Ready(Ok(n)) => {
-                        buf.commit(n);
+                    Poll::Ready(Ok(_)) => {
                         reads += 1;
-                        // A full read on the small first buffer: this
-                        // connection is busy, give it the configured size.
-                        self.grow_buffer |= n == spare_len;
+                        self.now();
                         continue;
                     }
                     Poll::Ready(Err(err)) => {
@@ -433,6 +440,35 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             }
             return Poll::Pending;
         }
+    }
+
+    /// Reads from the transport into the receive buffer. A connection that
+    /// has not received anything yet has no buffer: it reads into a scratch
+    /// array on the stack and allocates the buffer only if bytes came, so an
+    /// idle connection costs no receive buffer.
+    fn poll_read_buffer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.is_none() {
+            let mut scratch = [0u8; INITIAL_READ_BUFFER];
+            let len = scratch.len().min(self.buf_size);
+            let n = std::task::ready!(self.io.poll_read(cx, &mut scratch[..len]))?;
+            if n > 0 {
+                let buf = read_buffer(&mut self.buf, &mut self.grow_buffer, self.buf_size);
+                buf.extend_from_slice(&scratch[..n]);
+                // A full read: this connection is busy, give it the
+                // configured size before the next read.
+                self.grow_buffer |= n == len;
+            }
+            return Poll::Ready(Ok(n));
+        }
+        let buf = read_buffer(&mut self.buf, &mut self.grow_buffer, self.buf_size);
+        let spare = buf.spare_mut();
+        let spare_len = spare.len();
+        let n = std::task::ready!(self.io.poll_read(cx, spare))?;
+        buf.commit(n);
+        // A full read on the small first buffer: this connection is busy,
+        // give it the configured size.
+        self.grow_buffer |= n == spare_len;
+        Poll::Ready(Ok(n))
     }
 
     /// How the connection ended, as the last item of the receive loop:

@@ -24,6 +24,10 @@ use crate::websocket::WebSocket;
 /// when it is smaller).
 const MAX_HEADER_SLOTS: usize = 128;
 
+/// Bytes asked for per read of an HTTP head (a browser's request is about
+/// 500 bytes; a longer head takes several reads).
+const HEAD_READ: usize = 1024;
+
 /// A server's decision to accept an upgrade: the subprotocol to speak and
 /// extra response headers.
 #[derive(Debug, Clone, Default)]
@@ -161,10 +165,14 @@ async fn read_head<T: Transport, Tm: Timer>(
     config: &WebSocketConfig,
 ) -> Result<Result<(Vec<u8>, usize), HandshakeError>, Error> {
     let mut reader = config.request_limits.head_reader();
-    let mut input = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
+    // Read straight into the heap: a read buffer in this future would stay
+    // in the connection task's allocation for the connection's whole life.
+    let mut input = Vec::new();
     loop {
-        let n = read_some(io, timer, &mut chunk).await?;
+        let filled = input.len();
+        input.resize(filled + HEAD_READ, 0);
+        let n = read_some(io, timer, &mut input[filled..]).await?;
+        input.truncate(filled + n);
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -172,7 +180,6 @@ async fn read_head<T: Transport, Tm: Timer>(
             )
             .into());
         }
-        input.extend_from_slice(&chunk[..n]);
         match reader.feed(&input) {
             Ok(Status::Complete(len)) => return Ok(Ok((input, len))),
             Ok(Status::Partial) => {}
