@@ -21,11 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// assert_eq!(text.parse::<ws_app::ConnId>().unwrap(), id);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId([u8; 16]);
+pub struct ConnId(uuid::Uuid);
 
 impl ConnId {
     /// A fresh random id from the operating system's entropy (RFC 9562
-    /// §5.4: version 4, variant `10`).
+    /// §5.4: version 4, variant `10`; built by the `uuid` crate).
     ///
     /// Should the OS refuse entropy, the id is derived from the clock, a
     /// process counter and the address of a stack variable instead: still
@@ -35,19 +35,17 @@ impl ConnId {
         if getrandom::fill(&mut bytes).is_err() {
             bytes = fallback_bytes();
         }
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        Self(bytes)
+        Self(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
     /// An id from its 16 bytes (no version check).
     pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
+        Self(uuid::Uuid::from_bytes(bytes))
     }
 
     /// The 16 bytes.
     pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
+        self.0.as_bytes()
     }
 }
 
@@ -67,13 +65,7 @@ fn fallback_bytes() -> [u8; 16] {
 
 impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, byte) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        fmt::Display::fmt(&self.0.hyphenated(), f)
     }
 }
 
@@ -91,36 +83,14 @@ pub struct ParseConnIdError;
 impl FromStr for ConnId {
     type Err = ParseConnIdError;
 
+    /// Accepts exactly the hyphenated form `Display` writes (any case).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.as_bytes();
         if s.len() != 36 {
             return Err(ParseConnIdError);
         }
-        let mut bytes = [0u8; 16];
-        let mut digits = s
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &c)| (!matches!(i, 8 | 13 | 18 | 23)).then_some(c));
-        for (i, &c) in s.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) && c != b'-' {
-                return Err(ParseConnIdError);
-            }
-        }
-        for byte in &mut bytes {
-            let hi = digits.next().and_then(hex).ok_or(ParseConnIdError)?;
-            let lo = digits.next().and_then(hex).ok_or(ParseConnIdError)?;
-            *byte = (hi << 4) | lo;
-        }
-        Ok(Self(bytes))
-    }
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        uuid::Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| ParseConnIdError)
     }
 }
 
@@ -132,17 +102,8 @@ impl serde::Serialize for ConnId {
 
 impl<'de> serde::Deserialize<'de> for ConnId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = ConnId;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a hyphenated UUID string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ConnId, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Visitor)
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

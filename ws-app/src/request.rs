@@ -33,15 +33,11 @@ pub struct QueryParams {
 }
 
 impl QueryParams {
-    /// Parses a raw query string (the part after `?`, without it).
+    /// Parses a raw query string (the part after `?`, without it), with the
+    /// `form_urlencoded` crate (the WHATWG URL parser's own).
     pub fn parse(query: &str) -> Self {
-        let pairs = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(key), percent_decode(value))
-            })
+        let pairs = form_urlencoded::parse(query.as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         Self { pairs }
     }
@@ -94,42 +90,6 @@ impl QueryParams {
     /// Whether there are no pairs.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
-    }
-}
-
-/// Decodes `%XX` escapes and `+` (a space); invalid escapes stay as written.
-pub(crate) fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
-        return input.to_owned();
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi << 4) | lo);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-}
-
-fn hex(c: Option<&u8>) -> Option<u8> {
-    match *c? {
-        c @ b'0'..=b'9' => Some(c - b'0'),
-        c @ b'a'..=b'f' => Some(c - b'a' + 10),
-        c @ b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 
