@@ -228,6 +228,12 @@ async fn exchange(
     (to, to_name): (&Page, &str),
     text: &str,
 ) -> Res<()> {
+    let receipts = |log: &[(String, String)]| {
+        log.iter()
+            .filter(|(k, t)| k == "in" && t == "Your message was sent")
+            .count()
+    };
+    let receipts_before = receipts(&log_of(to).await?);
     send(from, text).await?;
     let line = format!("User {from_id}: {text}");
     wait_for(to, to_name, &format!("receiving {line:?}"), |log, _| {
@@ -249,12 +255,12 @@ async fn exchange(
         },
     )
     .await?;
-    // The receiving page got the line once and no receipt for it.
+    // The receiving page got the line once, and no receipt for it.
     let log = log_of(to).await?;
     let copies = log.iter().filter(|(k, t)| k == "in" && *t == line).count();
-    if copies != 1 {
+    if copies != 1 || receipts(&log) != receipts_before {
         return Err(format!(
-            "page {to_name} shows {line:?} {copies} times: {log:?}"
+            "page {to_name} shows {line:?} {copies} times, or a receipt for it: {log:?}"
         ));
     }
     Ok(())
