@@ -29,7 +29,8 @@
 # INFORMATIONAL, 2 = a suite could not be run (build failed, wstest missing,
 # port busy, server died, report incomplete).
 #
-# Environment: CONFORMANCE_SKIP_BUILD=1 (reuse binaries already built), AUTOBAHN_PREFIX (wstest install prefix, default /opt/autobahn; installed
+# Environment: CONFORMANCE_SKIP_BUILD=1 (reuse binaries already built),
+#   CONFORMANCE_BUILD_ONLY=1 (build the peers, run nothing), AUTOBAHN_PREFIX (wstest install prefix, default /opt/autobahn; installed
 #   with scripts/autobahn/install.sh when missing), AUTOBAHN_SUITE_TIMEOUT (seconds
 #   per suite, default 1200).
 set -uo pipefail
@@ -161,6 +162,10 @@ if [ "${CONFORMANCE_SKIP_BUILD:-0}" = 1 ]; then
 elif ! build_all; then
   log "build failed"
   exit 2
+fi
+if [ "${CONFORMANCE_BUILD_ONLY:-0}" = 1 ]; then
+  log "CONFORMANCE_BUILD_ONLY=1: peers built, no suite run"
+  exit 0
 fi
 
 # ------------------------------------------------------------------ suites
