@@ -105,28 +105,91 @@ impl<const N: usize> SendStorage for ArrayStorage<N> {
 pub(crate) struct SendBuf<S> {
     storage: S,
     head: usize,
+    /// A payload the caller writes itself, right after the stored bytes
+    /// before `at` (the end of its frame header): stored bytes from `at` on
+    /// wait until `owed` payload bytes have been reported written.
+    external: Option<External>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct External {
+    at: usize,
+    owed: usize,
 }
 
 impl<S: SendStorage> SendBuf<S> {
     pub(crate) fn new(storage: S) -> Self {
-        Self { storage, head: 0 }
+        Self {
+            storage,
+            head: 0,
+            external: None,
+        }
     }
 
-    /// Bytes written but not yet handed to the transport.
+    /// The end of what may be transmitted now.
+    fn transmit_end(&self) -> usize {
+        self.external
+            .map_or(self.storage.as_slice().len(), |e| e.at)
+    }
+
+    /// Bytes to hand to the transport now (up to an external payload).
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.storage.as_slice()[self.head..]
+        &self.storage.as_slice()[self.head..self.transmit_end()]
     }
 
+    /// Every byte queued and not yet written, external payload included:
+    /// the backpressure gauge.
     pub(crate) fn pending_len(&self) -> usize {
-        self.storage.as_slice().len() - self.head
+        self.storage.as_slice().len() - self.head + self.payload_owed()
     }
 
-    /// Marks `n` pending bytes as written.
+    /// Marks `n` bytes of [`pending`](Self::pending) as written.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.head = (self.head + n).min(self.storage.as_slice().len());
+        self.head = (self.head + n).min(self.transmit_end());
+        self.reset_if_drained();
+    }
+
+    /// Starts the storage over once everything in it has been written.
+    fn reset_if_drained(&mut self) {
         if self.head == self.storage.as_slice().len() {
             self.storage.truncate(0);
             self.head = 0;
+            if let Some(external) = &mut self.external {
+                external.at = 0;
+            }
+        }
+    }
+
+    /// Payload bytes the caller still has to write after [`pending`](Self::pending).
+    pub(crate) fn payload_owed(&self) -> usize {
+        self.external.map_or(0, |e| e.owed)
+    }
+
+    /// Announces an external payload of `owed` bytes after everything
+    /// stored so far. Only one at a time.
+    pub(crate) fn start_external(&mut self, owed: usize) {
+        debug_assert!(self.external.is_none());
+        if owed > 0 {
+            self.external = Some(External {
+                at: self.storage.as_slice().len(),
+                owed,
+            });
+        }
+    }
+
+    /// Marks `n` external payload bytes as written; ignored while stored
+    /// bytes before the payload are still unwritten.
+    pub(crate) fn consume_payload(&mut self, n: usize) {
+        let Some(external) = &mut self.external else {
+            return;
+        };
+        if self.head < external.at {
+            return;
+        }
+        external.owed -= n.min(external.owed);
+        if external.owed == 0 {
+            self.external = None;
+            self.reset_if_drained();
         }
     }
 
@@ -135,7 +198,7 @@ impl<S: SendStorage> SendBuf<S> {
     pub(crate) fn make_room(&mut self, needed: usize) -> bool {
         if self.storage.has_room(needed) {
             // Keep the already-written prefix from growing without bound.
-            if self.head > 0 && self.head >= self.pending_len() {
+            if self.head > 0 && self.head >= self.storage.as_slice().len() - self.head {
                 self.compact();
             }
             return true;
@@ -151,6 +214,9 @@ impl<S: SendStorage> SendBuf<S> {
         let len = self.storage.as_slice().len();
         self.storage.as_mut_slice().copy_within(self.head..len, 0);
         self.storage.truncate(len - self.head);
+        if let Some(external) = &mut self.external {
+            external.at -= self.head;
+        }
         self.head = 0;
     }
 
@@ -189,6 +255,42 @@ mod tests {
         buf.consume(8);
         assert_eq!(buf.pending_len(), 0);
         assert!(buf.make_room(8));
+    }
+
+    #[test]
+    fn external_payload_holds_back_later_bytes() {
+        let mut buf = SendBuf::new(ArrayStorage::<16>::new());
+        assert!(buf.make_room(3));
+        buf.push(b"hdr");
+        buf.start_external(5);
+        assert!(buf.make_room(4));
+        buf.push(b"pong");
+        assert_eq!(buf.pending(), b"hdr");
+        assert_eq!(buf.pending_len(), 3 + 4 + 5);
+        // Payload reports before the header is written are ignored.
+        buf.consume_payload(5);
+        assert_eq!(buf.payload_owed(), 5);
+        buf.consume(2);
+        assert_eq!(buf.pending(), b"r");
+        // Compaction keeps the payload's place.
+        assert!(buf.make_room(10));
+        assert_eq!(buf.pending(), b"r");
+        buf.consume(1);
+        assert_eq!(buf.pending(), b"");
+        buf.consume_payload(3);
+        assert_eq!((buf.pending(), buf.payload_owed()), (&b""[..], 2));
+        buf.consume_payload(2);
+        assert_eq!(buf.pending(), b"pong");
+        buf.consume(4);
+        assert_eq!(buf.pending_len(), 0);
+        // A header with nothing after it: the storage starts over.
+        assert!(buf.make_room(3));
+        buf.push(b"hdr");
+        buf.start_external(1);
+        buf.consume(3);
+        buf.consume_payload(1);
+        assert_eq!(buf.pending_len(), 0);
+        assert!(buf.make_room(16));
     }
 
     #[cfg(feature = "alloc")]

@@ -326,6 +326,22 @@ mod tests {
         })
     }
 
+    #[test]
+    fn rfc7692_compressed_sizes_are_not_sent_external() {
+        let mut conn = Connection::with_parts(
+            Role::Server,
+            Config::default(),
+            Instant::ZERO,
+            NoMaskKeys,
+            Vec::new(),
+        );
+        conn.enable_deflate(DeflateParams::default(), &DeflateConfig::default());
+        // At or above min_size (32) the message would be compressed.
+        assert_eq!(conn.send_external(crate::DataKind::Binary, 32), Ok(false));
+        assert_eq!(conn.send_buffered(), 0);
+        assert_eq!(conn.send_external(crate::DataKind::Binary, 31), Ok(true));
+    }
+
     /// Found by the `inflate` fuzz target (`fuzz/corpus/inflate/regression-*`):
     /// the failure reported for a compressed message depended on how its
     /// bytes were split into reads. Output decoded before corrupt data was

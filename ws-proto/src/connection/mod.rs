@@ -324,10 +324,11 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
     /// `consume_transmit` return the same bytes.
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         self.flush_pending_control();
-        if self.send.pending_len() > 0 {
+        if !self.send.pending().is_empty() {
             return Some(Transmit::Bytes(self.send.pending()));
         }
         if self.shutdown == Shutdown::Pending
+            && self.send.pending_len() == 0
             && self.pending_pong.is_none()
             && self.pending_close.is_none()
         {
@@ -340,6 +341,24 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
     /// Reports that `n` bytes of the last [`Transmit::Bytes`] were written.
     pub fn consume_transmit(&mut self, n: usize) {
         self.send.consume(n);
+    }
+
+    /// Payload bytes of a [`send_external`](Self::send_external) message
+    /// that the caller has not written yet. They go on the wire right after
+    /// the bytes [`poll_transmit`](Self::poll_transmit) returns (in the
+    /// same vectored write, or once `poll_transmit` returns `None`); report
+    /// them with [`consume_payload`](Self::consume_payload). Zero otherwise.
+    pub fn payload_owed(&self) -> usize {
+        self.send.payload_owed()
+    }
+
+    /// Reports that `n` bytes of the owed external payload were written.
+    /// Ignored while `poll_transmit` still has bytes that go before it
+    /// (write those first). Once the whole payload is reported, the bytes
+    /// queued after it (a Pong, a Close, further messages) come out of
+    /// `poll_transmit`.
+    pub fn consume_payload(&mut self, n: usize) {
+        self.send.consume_payload(n);
     }
 
     /// The next lifecycle change. Call after draining

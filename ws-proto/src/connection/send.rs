@@ -39,6 +39,62 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         self.encode_frame(kind.opcode(), true, 0, data, false)
     }
 
+    /// Sends a whole message whose payload the caller writes itself, from
+    /// its own buffer, with a vectored write: only the frame header goes
+    /// into the send buffer, so a large payload is never copied.
+    ///
+    /// Returns `Ok(true)` once the header is queued. The caller then drains
+    /// [`poll_transmit`](Self::poll_transmit) as usual and writes the `len`
+    /// payload bytes right after those bytes, reporting them with
+    /// [`consume_payload`](Self::consume_payload);
+    /// [`payload_owed`](Self::payload_owed) says how many are left. Anything
+    /// queued meanwhile (an automatic Pong, a Close, later messages) waits
+    /// behind the payload. For [`DataKind::Text`] the caller guarantees
+    /// that the payload is UTF-8.
+    ///
+    /// Returns `Ok(false)`, queuing nothing, when the payload cannot go out
+    /// as it is: on a client, which must mask every payload (RFC 6455
+    /// §5.3), and when permessage-deflate would compress a message of this
+    /// size. Send it with [`send_text`](Self::send_text) or
+    /// [`send_binary`](Self::send_binary) then.
+    ///
+    /// Errors as for `send_text`; also [`SendError::BufferFull`] while an
+    /// earlier external payload is still owed (drain and retry). The
+    /// payload counts against the send-buffer watermark.
+    pub fn send_external(&mut self, kind: DataKind, len: usize) -> Result<bool, SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        if self.role != super::Role::Server {
+            return Ok(false);
+        }
+        #[cfg(feature = "deflate")]
+        if self.should_compress(len) {
+            return Ok(false);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: kind.opcode(),
+            mask: None,
+            payload_len: len as u64,
+        };
+        let head_len = header.encoded_len();
+        let pending = self.send.pending_len();
+        let over = pending > 0 && pending + head_len + len > self.config.send_buffer_watermark;
+        if over || self.send.payload_owed() > 0 || !self.send.make_room(head_len) {
+            return Err(SendError::BufferFull {
+                needed: head_len + len,
+            });
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head).unwrap_or(0);
+        self.send.push(&head[..head_len]);
+        self.send.start_external(len);
+        Ok(true)
+    }
+
     /// Sends a message encoded once for many recipients (broadcast).
     ///
     /// Only servers send unmasked frames, so a client gets

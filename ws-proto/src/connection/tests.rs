@@ -739,3 +739,114 @@ fn prepared_frames_share_bytes_and_follow_the_rules() {
         Err(SendError::BufferFull { needed: 7 })
     );
 }
+
+// ---------------------------------------------------------------- external payloads
+
+/// Drains `conn` into `out`, writing owed external payload bytes from
+/// `payload` (in pieces of `piece` bytes) where they belong.
+fn drain_with_payload(conn: &mut TestConn, payload: &[u8], piece: usize, out: &mut Vec<u8>) {
+    let mut written = payload.len() - conn.payload_owed();
+    loop {
+        if let Some(Transmit::Bytes(bytes)) = conn.poll_transmit() {
+            let n = bytes.len();
+            out.extend_from_slice(bytes);
+            conn.consume_transmit(n);
+        } else if conn.payload_owed() > 0 {
+            let n = piece.min(conn.payload_owed());
+            out.extend_from_slice(&payload[written..written + n]);
+            written += n;
+            conn.consume_payload(n);
+        } else {
+            return;
+        }
+    }
+}
+
+#[test]
+fn s5_2_external_payload_goes_between_its_header_and_later_frames() {
+    let mut server = conn(Role::Server, Config::default());
+    let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    assert_eq!(
+        server.send_external(DataKind::Binary, payload.len()),
+        Ok(true)
+    );
+    assert_eq!(server.send_buffered(), 4 + 300);
+    // One external payload at a time; whole messages queue behind it.
+    assert_eq!(
+        server.send_external(DataKind::Binary, 10),
+        Err(SendError::BufferFull { needed: 12 })
+    );
+    server.send_text("after").unwrap();
+    assert_eq!(
+        server.poll_transmit(),
+        Some(Transmit::Bytes(&[0x82, 0x7e, 0x01, 0x2c][..]))
+    );
+    // Payload reports before the header is written are ignored.
+    server.consume_payload(300);
+    assert_eq!(server.payload_owed(), 300);
+    server.consume_transmit(4);
+    assert_eq!(server.poll_transmit(), None);
+    let mut wire = vec![0x82, 0x7e, 0x01, 0x2c];
+    drain_with_payload(&mut server, &payload, 7, &mut wire);
+    assert_eq!(server.send_buffered(), 0);
+    let (seen, _, _) = run(&mut conn(Role::Client, Config::default()), &[&wire], 256);
+    assert_eq!(
+        seen,
+        vec![
+            frame(DataKind::Binary, &payload, true),
+            frame(DataKind::Text, b"after", true)
+        ]
+    );
+}
+
+#[test]
+fn s5_5_pong_and_close_wait_for_the_external_payload() {
+    let mut server = conn(Role::Server, Config::default());
+    assert_eq!(server.send_external(DataKind::Text, 5), Ok(true));
+    // A Ping arrives: its Pong is queued behind the payload.
+    let mut buf = RecvBuf::new(vec![0u8; 256]).unwrap();
+    buf.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]);
+    assert_eq!(
+        server.receive(Instant::ZERO, &mut buf),
+        Some(Event::Ping(&[][..]))
+    );
+    server.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+    let mut wire = Vec::new();
+    drain_with_payload(&mut server, b"hello", 2, &mut wire);
+    assert_eq!(
+        wire,
+        [
+            0x81, 0x05, b'h', b'e', b'l', b'l', b'o', 0x8a, 0x00, 0x88, 0x02, 0x03, 0xe8
+        ]
+    );
+}
+
+#[test]
+fn s5_3_external_payloads_only_go_out_untouched() {
+    // A client masks every payload: it has to copy.
+    let mut client = conn(Role::Client, Config::default());
+    assert_eq!(client.send_external(DataKind::Binary, 100), Ok(false));
+    assert_eq!(client.send_buffered(), 0);
+    // The usual rules apply.
+    let mut server = conn(Role::Server, Config::default());
+    server.send_fragment(DataKind::Text, b"x", false).unwrap();
+    assert_eq!(
+        server.send_external(DataKind::Text, 1),
+        Err(SendError::FragmentInProgress)
+    );
+    let mut closed = conn(Role::Server, Config::default());
+    closed.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(
+        closed.send_external(DataKind::Text, 1),
+        Err(SendError::InvalidState)
+    );
+    // The payload counts against the watermark.
+    let mut config = Config::default();
+    config.send_buffer_watermark(100);
+    let mut small = conn(Role::Server, config);
+    small.send_binary(&[0; 10]).unwrap();
+    assert_eq!(
+        small.send_external(DataKind::Binary, 100),
+        Err(SendError::BufferFull { needed: 102 })
+    );
+}
