@@ -6,7 +6,7 @@
 //! that awaits it) and the split [`Driver`](crate::Driver) task. No protocol
 //! decision is made here: every frame goes through `ws-proto`.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
 use ws_proto::{
@@ -30,6 +30,12 @@ const MAX_READS_PER_POLL: usize = 32;
 /// bytes arrive a connection holds no receive buffer at all: reads go to a
 /// scratch array on the stack of the poll call.
 const INITIAL_READ_BUFFER: usize = 2048;
+
+/// Data messages at least this large are written from their own buffer,
+/// after a header the core queues (`send_external`), with one vectored
+/// write, instead of being copied into the send buffer first. Smaller ones
+/// are copied: many of them then go out in one `write`.
+const EXTERNAL_MIN: usize = 16 * 1024;
 
 /// Something to send: a whole message, a frame encoded once for many
 /// connections, or one fragment.
@@ -130,6 +136,9 @@ pub(crate) struct Core<T, R: Runtime> {
     done: bool,
     /// An accepted outgoing item that did not fit the send buffer yet.
     queued: Option<Outgoing>,
+    /// The payload of a large message whose header the core queued, and
+    /// how much of it is written: it goes on the wire straight from here.
+    external: Option<(Vec<u8>, usize)>,
     /// The subprotocol negotiated in the handshake.
     pub(crate) subprotocol: Option<String>,
     /// Queue capacity for [`split`](crate::WebSocket::split).
@@ -174,6 +183,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             outcome: None,
             done: false,
             queued: None,
+            external: None,
             subprotocol: None,
             channel_capacity: config.channel_capacity,
         };
@@ -218,24 +228,51 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 }
                 continue;
             }
-            match self.conn.poll_transmit() {
-                Some(Transmit::Bytes(bytes)) => match self.io.poll_write(cx, bytes) {
-                    Poll::Ready(Ok(0)) => {
-                        self.fail_transport(io::ErrorKind::WriteZero.into());
-                        return Poll::Ready(());
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.conn.consume_transmit(n);
-                        self.needs_flush = true;
-                    }
-                    Poll::Ready(Err(err)) => {
-                        self.fail_transport(err);
-                        return Poll::Ready(());
-                    }
-                    Poll::Pending => return Poll::Pending,
+            let owed = self.conn.payload_owed();
+            // (bytes written, how many of them came from `poll_transmit`)
+            let poll = match self.conn.poll_transmit() {
+                Some(Transmit::Bytes(bytes)) => {
+                    let len = bytes.len();
+                    // An owed external payload goes right after these
+                    // bytes: in the same vectored write.
+                    let poll = match &self.external {
+                        Some((payload, written)) if owed > 0 => self.io.poll_write_vectored(
+                            cx,
+                            &[IoSlice::new(bytes), IoSlice::new(&payload[*written..])],
+                        ),
+                        _ => self.io.poll_write(cx, bytes),
+                    };
+                    poll.map_ok(|n| (n, n.min(len)))
+                }
+                Some(Transmit::Shutdown) => {
+                    self.shutdown_pending = true;
+                    continue;
+                }
+                None => match &self.external {
+                    Some((payload, written)) if owed > 0 => self
+                        .io
+                        .poll_write(cx, &payload[*written..])
+                        .map_ok(|n| (n, 0)),
+                    _ => break,
                 },
-                Some(Transmit::Shutdown) => self.shutdown_pending = true,
-                None => break,
+            };
+            match poll {
+                Poll::Ready(Ok((0, _))) => {
+                    self.fail_transport(io::ErrorKind::WriteZero.into());
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok((n, transmitted))) => {
+                    self.conn.consume_transmit(transmitted);
+                    if n > transmitted {
+                        self.payload_written(n - transmitted);
+                    }
+                    self.needs_flush = true;
+                }
+                Poll::Ready(Err(err)) => {
+                    self.fail_transport(err);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
             }
         }
         if self.needs_flush {
@@ -246,6 +283,18 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             }
         }
         Poll::Ready(())
+    }
+
+    /// Reports `n` bytes of the external payload as written; drops the
+    /// payload once all of it is.
+    fn payload_written(&mut self, n: usize) {
+        self.conn.consume_payload(n);
+        if let Some((payload, written)) = &mut self.external {
+            *written += n;
+            if *written >= payload.len() {
+                self.external = None;
+            }
+        }
     }
 
     /// The transport broke: nothing more can be written or read. The core
@@ -537,6 +586,35 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         Error::Send(err)
     }
 
+    /// Hands `out` to the core: a large data message as an external
+    /// payload (only its header is queued; the payload is written from
+    /// here), anything else encoded into the send buffer. On failure the
+    /// item comes back with the error.
+    fn encode(&mut self, out: Outgoing) -> Result<(), (SendError, Outgoing)> {
+        let out = match out {
+            Outgoing::Message(message @ (Message::Text(_) | Message::Binary(_)))
+                if message.len() >= EXTERNAL_MIN =>
+            {
+                let kind = if message.is_text() {
+                    DataKind::Text
+                } else {
+                    DataKind::Binary
+                };
+                match self.conn.send_external(kind, message.len()) {
+                    Ok(true) => {
+                        self.external = Some((message.into_data(), 0));
+                        return Ok(());
+                    }
+                    // A client, or a message to compress: copy it.
+                    Ok(false) => Outgoing::Message(message),
+                    Err(err) => return Err((err, Outgoing::Message(message))),
+                }
+            }
+            other => other,
+        };
+        self.try_encode(&out).map_err(|err| (err, out))
+    }
+
     fn try_encode(&mut self, out: &Outgoing) -> Result<(), SendError> {
         let conn = &mut self.conn;
         match out {
@@ -567,9 +645,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             let Some(out) = self.queued.take() else {
                 return Poll::Ready(Ok(()));
             };
-            match self.try_encode(&out) {
+            match self.encode(out) {
                 Ok(()) => {}
-                Err(SendError::BufferFull { .. }) => {
+                Err((SendError::BufferFull { .. }, out)) => {
                     let empty_before = self.conn.send_buffered() == 0;
                     self.queued = Some(out);
                     if empty_before {
@@ -581,7 +659,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                         return Poll::Pending;
                     }
                 }
-                Err(err) => return Poll::Ready(Err(self.send_error(err))),
+                Err((err, _)) => return Poll::Ready(Err(self.send_error(err))),
             }
         }
     }
@@ -594,13 +672,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             return Err(self.send_error(SendError::InvalidState));
         }
         debug_assert!(self.queued.is_none(), "start_send without poll_ready");
-        match self.try_encode(&out) {
+        match self.encode(out) {
             Ok(()) => Ok(()),
-            Err(SendError::BufferFull { .. }) if self.queued.is_none() => {
+            Err((SendError::BufferFull { .. }, out)) if self.queued.is_none() => {
                 self.queued = Some(out);
                 Ok(())
             }
-            Err(err) => Err(self.send_error(err)),
+            Err((err, _)) => Err(self.send_error(err)),
         }
     }
 
