@@ -337,9 +337,9 @@ mod tests {
         );
         conn.enable_deflate(DeflateParams::default(), &DeflateConfig::default());
         // At or above min_size (32) the message would be compressed.
-        assert_eq!(conn.send_external(crate::DataKind::Binary, 32), Ok(false));
+        assert_eq!(conn.send_external(DataKind::Binary, 32), Ok(false));
         assert_eq!(conn.send_buffered(), 0);
-        assert_eq!(conn.send_external(crate::DataKind::Binary, 31), Ok(true));
+        assert_eq!(conn.send_external(DataKind::Binary, 31), Ok(true));
     }
 
     /// Found by the `inflate` fuzz target (`fuzz/corpus/inflate/regression-*`):
