@@ -119,7 +119,10 @@
 //! declared. See [`Config`].
 
 #![no_std]
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere but in `mask/simd.rs` (AVX2 masking,
+// runtime-detected, `std` only), which allows it with a SAFETY argument on
+// every block.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -3,8 +3,15 @@
 //! Masking XORs the payload with a 4-byte key, byte `i` with `key[i % 4]`.
 //! [`apply_mask`] takes the payload's offset within its frame, so a frame
 //! that arrives in several chunks is unmasked chunk by chunk. The loop works
-//! on 8-byte words in safe Rust; the compiler vectorises it (see the
-//! `mask` criterion bench against `memcpy`).
+//! on 8-byte words in safe Rust, which the compiler vectorises for the x86-64
+//! baseline (SSE2). With `std` on x86-64, CPUs with AVX2 take 32 bytes per
+//! instruction instead (`mask/simd.rs`, detected at run time; the only
+//! `unsafe` code of the crate, compiled out by `--cfg ws_proto_disable_simd`):
+//! see the `mask` criterion bench against `memcpy`.
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(ws_proto_disable_simd)))]
+#[allow(unsafe_code)]
+mod simd;
 
 /// A frame's masking key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +34,19 @@ impl MaskKey {
 pub fn apply_mask(buf: &mut [u8], key: MaskKey, offset: usize) {
     let mut key = key.0;
     key.rotate_left(offset % 4);
+    // A multiple of 32 bytes (so of 4: the key phase is unchanged) done with
+    // AVX2 where available; the word loop does the rest.
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(ws_proto_disable_simd)))]
+    let buf = {
+        let done = simd::mask_prefix(buf, key);
+        &mut buf[done..]
+    };
+    apply_mask_words(buf, key);
+}
+
+/// The portable loop: 8-byte words, then the remaining bytes; `key` is
+/// already rotated to `buf[0]`'s phase.
+fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
     // `buf` may be unaligned; words are loaded with from_ne_bytes, so
     // alignment does not matter and the byte order of the key word matches
     // the byte order of the data word.
@@ -72,6 +92,28 @@ mod tests {
                 apply_mask(&mut fast[..len], MaskKey::new(key), offset);
                 naive(&mut slow[..len], key, offset);
                 assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn s5_3_simd_and_word_loop_agree_at_every_length_and_offset() {
+        // Long enough for the 4x32-byte blocks, the 32-byte blocks, the
+        // words and the bytes of both paths.
+        let key = [0xa1, 0x5c, 0x03, 0xfe];
+        for len in 0..=400 {
+            for offset in 0..4 {
+                let data: [u8; 401] = core::array::from_fn(|i| (i * 13 + 5) as u8);
+                let mut fast = data;
+                let mut slow = data;
+                apply_mask(&mut fast[1..=len], MaskKey::new(key), offset);
+                naive(&mut slow[1..=len], key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+                let mut words = data;
+                let mut rotated = key;
+                rotated.rotate_left(offset);
+                apply_mask_words(&mut words[1..=len], rotated);
+                assert_eq!(words, slow, "word loop, len {len} offset {offset}");
             }
         }
     }
