@@ -210,6 +210,22 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         }
     }
 
+    /// Payload bytes of the data frame being received that `receive` has
+    /// not delivered yet: `Some` from the frame's header until its last
+    /// chunk, `None` between frames, for compressed messages (the wire
+    /// length is not the message length) and after a failure.
+    ///
+    /// A hint for sizing a reassembly buffer. The length is the peer's
+    /// claim, already checked against [`Config`](crate::Config)'s frame
+    /// and message limits, but the bytes may never come: reserve from it
+    /// only within a bound of your own.
+    pub fn frame_remaining(&self) -> Option<u64> {
+        if self.recv.discarding || self.recv.inflating.is_some() {
+            return None;
+        }
+        self.recv.frame.map(|frame| frame.remaining)
+    }
+
     /// Validates what the header alone cannot: RSV bits, the mask bit for
     /// this role, fragmentation order and size limits. Updates the message
     /// bookkeeping for a valid data frame.

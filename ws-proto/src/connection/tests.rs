@@ -850,3 +850,29 @@ fn s5_3_external_payloads_only_go_out_untouched() {
         Err(SendError::BufferFull { needed: 102 })
     );
 }
+
+#[test]
+fn s5_2_frame_remaining_counts_down_the_payload_still_to_come() {
+    let mut server = conn(Role::Server, Config::default());
+    assert_eq!(server.frame_remaining(), None);
+    let payload = [7u8; 300];
+    let frame = masked(0x82, &payload);
+    let header = frame.len() - payload.len();
+    let mut buf = RecvBuf::new(vec![0u8; 512]).unwrap();
+    buf.extend_from_slice(&frame[..100]);
+    match server.receive(Instant::ZERO, &mut buf) {
+        Some(Event::Data { payload, .. }) => assert_eq!(payload.len(), 100 - header),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(server.frame_remaining(), Some((300 - (100 - header)) as u64));
+    buf.extend_from_slice(&frame[100..]);
+    match server.receive(Instant::ZERO, &mut buf) {
+        Some(Event::Data { end_of_frame, .. }) => assert!(end_of_frame),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(server.frame_remaining(), None);
+    // A frame delivered whole never shows.
+    buf.extend_from_slice(MASKED_HELLO);
+    assert!(server.receive(Instant::ZERO, &mut buf).is_some());
+    assert_eq!(server.frame_remaining(), None);
+}
