@@ -403,7 +403,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     end_of_message,
                     ..
                 } => {
-                    if let Some(message) = assembler.push(kind, payload, end_of_message) {
+                    let remaining = conn.frame_remaining();
+                    if let Some(message) = assembler.push(kind, payload, end_of_message, remaining)
+                    {
                         return Some(message);
                     }
                 }

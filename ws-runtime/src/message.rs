@@ -162,8 +162,18 @@ impl From<ws_proto::Message> for Message {
     }
 }
 
-/// Joins data chunks into messages; one allocation per message, sized from
-/// the bytes that actually arrived (never from a declared length).
+/// The most a message buffer reserves ahead of the bytes that arrived, on
+/// the strength of the frame's declared length.
+const RESERVE_AHEAD: u64 = 1024 * 1024;
+
+/// Joins data chunks into messages. A message delivered in one chunk is one
+/// exact allocation. A longer one reserves, at its first chunk, room for the
+/// rest of its frame as the header declared it (the core has checked it
+/// against the size limits), but at most [`RESERVE_AHEAD`] bytes ahead of
+/// what arrived, so a frame that arrives in pieces is not copied again and
+/// again as its buffer grows, and a peer that declares much and sends
+/// little gains at most that much address space (pages are only touched
+/// as bytes arrive).
 #[derive(Debug, Default)]
 pub(crate) struct Assembler {
     kind: Option<DataKind>,
@@ -171,16 +181,25 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    /// Adds a chunk; `frame_remaining` is the core's count of its frame's
+    /// payload still to come.
     pub(crate) fn push(
         &mut self,
         kind: DataKind,
         payload: &[u8],
         end_of_message: bool,
+        frame_remaining: Option<u64>,
     ) -> Option<Message> {
         let kind = *self.kind.get_or_insert(kind);
         if end_of_message && self.buf.is_empty() {
             self.kind = None;
             return Some(Self::finish(kind, payload.to_vec()));
+        }
+        if let Some(ahead) = frame_remaining
+            && self.buf.len() + payload.len() >= self.buf.capacity()
+        {
+            let ahead = usize::try_from(ahead.min(RESERVE_AHEAD)).unwrap_or(0);
+            self.buf.reserve(payload.len() + ahead);
         }
         self.buf.extend_from_slice(payload);
         if !end_of_message {
