@@ -21,18 +21,23 @@ use core::arch::x86_64::{
 /// Inputs shorter than this are left to the word loop.
 const MIN_LEN: usize = 64;
 
-/// XORs the longest prefix of `buf` whose length is a multiple of 32 with
-/// `key` (already rotated to the prefix's mask phase) and returns its
-/// length, or returns 0 without touching `buf` when the CPU has no AVX2 or
-/// `buf` is short. The prefix length is a multiple of 4, so the rest of
-/// `buf` continues with the same key phase.
+/// XORs a prefix of `buf` with `key` (rotated to `buf[0]`'s mask phase)
+/// and returns its length: the bytes up to the first 32-byte boundary with
+/// the word loop, then as many whole 32-byte blocks as fit with AVX2 (so
+/// no load or store splits a cache line). Returns 0 without touching `buf`
+/// when the CPU has no AVX2 or `buf` is short. The caller continues at the
+/// returned offset, rotating the key by it.
 pub(super) fn mask_prefix(buf: &mut [u8], key: [u8; 4]) -> usize {
     if buf.len() < MIN_LEN || !std::is_x86_feature_detected!("avx2") {
         return 0;
     }
+    let head = buf.as_ptr().align_offset(32).min(buf.len());
+    let (head_bytes, rest) = buf.split_at_mut(head);
+    super::apply_mask_words(head_bytes, key);
+    let key = super::rotate(key, head);
     // SAFETY: `mask_avx2` only needs AVX2, which the CPU was just found
     // to have.
-    unsafe { mask_avx2(buf, key) }
+    head + unsafe { mask_avx2(rest, key) }
 }
 
 #[target_feature(enable = "avx2")]
@@ -77,13 +82,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefix_is_a_multiple_of_32_and_short_inputs_are_left_alone() {
-        let mut buf = [0u8; 300];
+    fn prefix_ends_on_a_32_byte_boundary_and_short_inputs_are_left_alone() {
+        let mut buf = [0u8; 400];
         let avx2 = std::is_x86_feature_detected!("avx2");
-        for len in 0..=300 {
-            let done = mask_prefix(&mut buf[..len], [1, 2, 3, 4]);
-            let expect = if avx2 && len >= MIN_LEN { len & !31 } else { 0 };
-            assert_eq!(done, expect, "len {len}");
+        for start in 0..32 {
+            for len in 0..=300 {
+                let slice = &mut buf[start..start + len];
+                let addr = slice.as_ptr() as usize;
+                let done = mask_prefix(slice, [1, 2, 3, 4]);
+                if !avx2 || len < MIN_LEN {
+                    assert_eq!(done, 0, "start {start} len {len}");
+                    continue;
+                }
+                let head = slice.as_ptr().align_offset(32).min(len);
+                assert_eq!(done, head + ((len - head) & !31), "start {start} len {len}");
+                assert!(done == head || (addr + done).is_multiple_of(32));
+            }
         }
     }
 }
