@@ -312,9 +312,17 @@ fn ours_next_message(conn: &mut Server, buf: &mut RecvBuf<Box<[u8]>>, wire: &mut
 
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
+    // Plain ASCII as well for the smallest size: a 16-byte JSON message
+    // often is, and the mixed text's first 16 bytes hold a two-byte 'ë'.
+    let ascii = std::iter::once((
+        "text_ascii_16B".to_owned(),
+        OpCode::Text,
+        br#"{"op":"ping","n":1}"#[..16].to_vec(),
+    ));
     let inputs = SIZES
         .iter()
         .map(|&(label, len)| (format!("text_{label}"), OpCode::Text, text_payload(len)))
+        .chain(ascii)
         .chain(SIZES[1..].iter().map(|&(label, len)| {
             (
                 format!("binary_{label}"),

@@ -8,6 +8,9 @@
 //! time with `std` — with the same error positions as `core::str::from_utf8`);
 //! only the few bytes of a code point split across chunks are handled here.
 
+/// Chunks up to this long are first tested for plain ASCII.
+const SHORT: usize = 64;
+
 /// The input is not UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Utf8Error;
@@ -56,6 +59,11 @@ impl Utf8Validator {
                 Err(_) => return Err(Utf8Error),
             }
             chunk = &chunk[take..];
+        }
+        // Short ASCII chunks (most chat and JSON messages): two or three
+        // word tests, where the general check costs a call and a setup.
+        if chunk.len() <= SHORT && chunk.is_ascii() {
+            return Ok(());
         }
         match simdutf8::compat::from_utf8(chunk) {
             Ok(_) => Ok(()),
