@@ -864,7 +864,10 @@ fn s5_2_frame_remaining_counts_down_the_payload_still_to_come() {
         Some(Event::Data { payload, .. }) => assert_eq!(payload.len(), 100 - header),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(server.frame_remaining(), Some((300 - (100 - header)) as u64));
+    assert_eq!(
+        server.frame_remaining(),
+        Some((300 - (100 - header)) as u64)
+    );
     buf.extend_from_slice(&frame[100..]);
     match server.receive(Instant::ZERO, &mut buf) {
         Some(Event::Data { end_of_frame, .. }) => assert!(end_of_frame),
