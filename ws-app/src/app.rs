@@ -50,10 +50,18 @@ pub struct AppConfig {
     pub(crate) max_http_head: usize,
     pub(crate) max_http_body: usize,
     pub(crate) http_timeout: Duration,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) allowed_origins: Option<Vec<String>>,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 /// Robyn's default payload limit (`ROBYN_MAX_PAYLOAD_SIZE`): 1 000 000 bytes.
 const DEFAULT_MAX_MESSAGE: u64 = 1_000_000;
+
+/// Most frames one received message may be split into, by default: a
+/// 1 MB message still fits in fragments of 245 bytes, while a flood of
+/// empty continuation frames ends after 4096 of them (1008).
+const DEFAULT_MAX_FRAGMENTS: u32 = 4096;
 
 impl Default for AppConfig {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for AppConfig {
             .protocol_mut()
             .max_message_size(DEFAULT_MAX_MESSAGE)
             .max_frame_size(DEFAULT_MAX_MESSAGE)
+            .max_fragments(DEFAULT_MAX_FRAGMENTS)
             .keepalive_interval(Some(Duration::from_secs(30)));
         let max_http_head = 16 * 1024;
         let mut limits = RequestLimits::DEFAULT;
@@ -78,6 +87,9 @@ impl Default for AppConfig {
             max_http_head,
             max_http_body: 64 * 1024,
             http_timeout: Duration::from_secs(10),
+            max_connections: None,
+            allowed_origins: None,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -88,7 +100,10 @@ impl AppConfig {
     /// 30 s, 256 outbound and 32 inbound messages per connection, the
     /// [`SlowConsumer::Close`] policy with 1013 and a 5 s grace, 5 s for a
     /// handler to notice a disconnect, 16 KiB HTTP heads, 64 KiB HTTP
-    /// bodies, 10 s to send an HTTP request.
+    /// bodies, 10 s to send an HTTP request, at most 4096 fragments per
+    /// received message, no connection limit, any `Origin`, 10 s for a
+    /// graceful shutdown. `docs/security.md` lists every limit and what an
+    /// attack on it gets.
     pub fn new() -> Self {
         Self::default()
     }
@@ -177,6 +192,49 @@ impl AppConfig {
     pub fn http_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.http_timeout = timeout;
         self.websocket.handshake_timeout(timeout);
+        self
+    }
+
+    /// The most WebSocket connections served at once (`None`, the default:
+    /// no limit). A connection counts from the moment its upgrade request
+    /// is read until its task has ended (`on_close` included); an upgrade
+    /// beyond the limit is answered `503 Service Unavailable` with
+    /// `Retry-After: 1`, before any guard runs and before any `101`.
+    /// Plain HTTP requests are not counted.
+    pub fn max_connections(&mut self, limit: Option<usize>) -> &mut Self {
+        self.max_connections = limit;
+        self
+    }
+
+    /// Accepts WebSocket upgrades only from these origins (the exact
+    /// serialized `Origin`, e.g. `"https://chat.example.com"`, compared
+    /// ASCII-case-insensitively); an upgrade with another `Origin` is
+    /// answered `403 Forbidden` before any guard runs. A request without an
+    /// `Origin` header (not a browser) is let through, and so is every
+    /// request while no list is set (the default). This is the defence
+    /// against cross-site WebSocket hijacking (RFC 6455 §10.2).
+    ///
+    /// ```
+    /// let mut app = ws_app::App::new();
+    /// app.config_mut().allowed_origins(["https://chat.example.com"]);
+    /// ```
+    pub fn allowed_origins<I, S>(&mut self, origins: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long a graceful shutdown ([`ServerHandle::shutdown`]) waits for
+    /// the connections to finish their closing handshakes (after the
+    /// messages queued before the shutdown) before dropping the rest.
+    /// Default: 10 s.
+    ///
+    /// [`ServerHandle::shutdown`]: crate::ServerHandle::shutdown
+    pub fn shutdown_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.shutdown_timeout = timeout;
         self
     }
 }

@@ -285,6 +285,14 @@ impl HubInner {
     }
 }
 
+impl LocalNode {
+    /// The hub this node delivers to (`None` once it is gone), for a
+    /// backend that needs this node's listings.
+    pub fn hub(&self) -> Option<Hub> {
+        self.hub.upgrade().map(|inner| Hub { inner })
+    }
+}
+
 impl Hub {
     /// An empty hub with a [`MemoryBroker`].
     pub fn new() -> Self {

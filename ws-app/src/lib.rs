@@ -143,6 +143,8 @@ mod hub;
 mod id;
 mod mailbox;
 mod message;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request;
 pub mod rt;
 mod server;

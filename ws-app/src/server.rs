@@ -16,7 +16,9 @@
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use ws_runtime::{Accept, CloseCode, CloseFrame, Initiator, ReadHalf, Reject, WriteHalf};
@@ -57,6 +59,116 @@ struct Shared {
     hub: Hub,
     config: AppConfig,
     shutdown: Latch,
+    /// Set once a shutdown has finished: every connection ended or dropped.
+    stopped: Latch,
+    /// Every accepted TCP connection whose task is still running.
+    tracker: Tracker,
+    /// WebSocket connections counted against `max_connections`.
+    websockets: AtomicUsize,
+}
+
+/// The TCP connections being served, so that a shutdown can wait for them
+/// and drop the ones that outstay it.
+#[derive(Default)]
+struct Tracker {
+    state: Mutex<TrackerState>,
+}
+
+#[derive(Default)]
+struct TrackerState {
+    next: u64,
+    conns: HashMap<u64, Arc<AbortHandle>>,
+    /// Tasks waiting for `conns` to empty.
+    idle: Vec<Waker>,
+}
+
+impl Tracker {
+    fn state(&self) -> MutexGuard<'_, TrackerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, abort: Arc<AbortHandle>) -> u64 {
+        let mut state = self.state();
+        let id = state.next;
+        state.next += 1;
+        state.conns.insert(id, abort);
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        let mut state = self.state();
+        state.conns.remove(&id);
+        if state.conns.is_empty() {
+            for waker in state.idle.drain(..) {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Waits until no connection is left.
+    async fn idle(&self) {
+        poll_fn(|cx| {
+            let mut state = self.state();
+            if state.conns.is_empty() {
+                return Poll::Ready(());
+            }
+            if !state.idle.iter().any(|w| w.will_wake(cx.waker())) {
+                state.idle.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+
+    /// Drops every connection still served: its reads and writes fail.
+    fn abort_all(&self) -> usize {
+        let conns: Vec<Arc<AbortHandle>> = self.state().conns.values().cloned().collect();
+        for abort in &conns {
+            abort.abort();
+        }
+        conns.len()
+    }
+}
+
+/// Removes a connection from the [`Tracker`] when its task ends (or is
+/// dropped).
+struct Tracked {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.shared.tracker.remove(self.id);
+    }
+}
+
+/// One WebSocket connection counted against `max_connections`, from its
+/// upgrade request until its task ends (or is dropped).
+struct WsSlot {
+    shared: Arc<Shared>,
+}
+
+impl WsSlot {
+    /// A slot, unless `max_connections` are served already.
+    fn acquire(shared: &Arc<Shared>) -> Option<Self> {
+        let limit = shared.config.max_connections.unwrap_or(usize::MAX);
+        shared
+            .websockets
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Self {
+            shared: shared.clone(),
+        })
+    }
+}
+
+impl Drop for WsSlot {
+    fn drop(&mut self) {
+        self.shared.websockets.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A bound server, not yet accepting: [`run`](Self::run) it, or
@@ -120,10 +232,38 @@ impl ServerHandle {
         self.shared.hub.clone()
     }
 
-    /// Stops accepting connections and closes every WebSocket with 1001
-    /// (Going Away). Idempotent.
+    /// Starts a graceful shutdown; returns at once. Idempotent.
+    ///
+    /// The server stops accepting (the listener is closed: new connections
+    /// are refused), requests still in their HTTP phase are dropped, and
+    /// every WebSocket is closed with 1001 (Going Away). The Close frame
+    /// goes after the messages already accepted by `send_*`, `broadcast`
+    /// and the hub, so a peer that keeps reading receives all of them
+    /// first. Connections that have not finished their closing handshake
+    /// after [`AppConfig::shutdown_timeout`] are dropped. Wait for all
+    /// that with [`stopped`](Self::stopped).
     pub fn shutdown(&self) {
         self.shared.shutdown.set();
+    }
+
+    /// Waits until the server has stopped after a [`shutdown`](Self::shutdown):
+    /// no connection left (each ended or was dropped). Never completes if
+    /// the server is not running or not shutting down.
+    pub async fn stopped(&self) {
+        self.shared.stopped.wait().await;
+    }
+
+    /// [`shutdown`](Self::shutdown), then [`stopped`](Self::stopped).
+    pub async fn shutdown_and_wait(&self) {
+        self.shutdown();
+        self.stopped().await;
+    }
+
+    /// The WebSocket connections counted against
+    /// [`AppConfig::max_connections`] right now: each from its upgrade
+    /// request until its task has ended.
+    pub fn websocket_count(&self) -> usize {
+        self.shared.websockets.load(Ordering::Acquire)
     }
 }
 
@@ -181,6 +321,9 @@ impl<R: rt::Runtime> Server<R> {
                 hub,
                 config,
                 shutdown: Latch::default(),
+                stopped: Latch::default(),
+                tracker: Tracker::default(),
+                websockets: AtomicUsize::new(0),
             }),
         })
     }
@@ -204,14 +347,19 @@ impl<R: rt::Runtime> Server<R> {
     }
 
     /// Accepts connections until [`ServerHandle::shutdown`], each served on
-    /// a task of its own; then closes every WebSocket with 1001.
+    /// a task of its own; then shuts down gracefully (see
+    /// [`ServerHandle::shutdown`]) and returns once every connection ended
+    /// or was dropped.
     pub async fn run(self) -> Result<()> {
         let runtime = R::runtime();
+        let Self {
+            listener, shared, ..
+        } = self;
         loop {
-            match race(R::accept(&self.listener), self.shared.shutdown.wait()).await {
+            match race(R::accept(&listener), shared.shutdown.wait()).await {
                 Either::Right(()) => break,
                 Either::Left(Ok((stream, peer))) => {
-                    let shared = self.shared.clone();
+                    let shared = shared.clone();
                     spawn(&runtime, serve_connection::<R>(shared, stream, peer));
                 }
                 Either::Left(Err(err)) => {
@@ -222,9 +370,10 @@ impl<R: rt::Runtime> Server<R> {
                 }
             }
         }
-        self.shared
-            .hub
-            .close_all(CloseCode::GOING_AWAY, "server shutting down");
+        // New connections are refused from here on.
+        drop(listener);
+        shutdown_connections(&runtime, &shared).await;
+        shared.stopped.set();
         Ok(())
     }
 
@@ -237,6 +386,28 @@ impl<R: rt::Runtime> Server<R> {
             }
         });
         handle
+    }
+}
+
+/// The end of a graceful shutdown: 1001 to every WebSocket (after what is
+/// queued for it), a bounded wait for the closing handshakes, then the
+/// rest is dropped.
+async fn shutdown_connections<Rt: ws_runtime::Runtime>(runtime: &Rt, shared: &Shared) {
+    // A connection registering concurrently sees the shutdown latch itself
+    // (`run_connection`); requests in their HTTP phase drop themselves.
+    shared
+        .hub
+        .close_all(CloseCode::GOING_AWAY, "server shutting down");
+    let limit = shared.config.shutdown_timeout;
+    if let Either::Right(()) = race(shared.tracker.idle(), sleep(runtime, limit)).await {
+        let dropped = shared.tracker.abort_all();
+        log::info!("shutdown: dropping {dropped} connections still open after {limit:?}");
+        // Dropped transports end their drivers at once; a handler that
+        // ignores its connection's end is cancelled after `handler_grace`.
+        let settle = shared.config.handler_grace + Duration::from_secs(1);
+        if let Either::Right(()) = race(shared.tracker.idle(), sleep(runtime, settle)).await {
+            log::warn!("shutdown: connection tasks still running after {settle:?}");
+        }
     }
 }
 
@@ -287,20 +458,26 @@ async fn serve_connection<R: rt::Runtime>(
 ) {
     let runtime = R::runtime();
     let mut io = ServerStream::new(stream);
+    let _tracked = Tracked {
+        id: shared.tracker.insert(io.abort_handle()),
+        shared: shared.clone(),
+    };
     let config = &shared.config;
     let read = race(
         read_head(&mut io, config.max_http_head),
-        sleep(&runtime, config.http_timeout),
+        race(sleep(&runtime, config.http_timeout), shared.shutdown.wait()),
     )
     .await;
     let (buf, head_len) = match read {
         Either::Left(Ok(head)) => head,
+        // Shutting down: drop the request.
+        Either::Right(Either::Right(())) => return,
         Either::Left(Err(HeadRead::Closed)) => return,
         Either::Left(Err(HeadRead::TooLarge)) => {
             let response = Response::error(431, "request head too large");
             return respond(&mut io, &response, false).await;
         }
-        Either::Right(()) => {
+        Either::Right(Either::Left(())) => {
             let response = Response::error(408, "request timeout");
             return respond(&mut io, &response, false).await;
         }
@@ -431,6 +608,15 @@ async fn upgrade<R: rt::Runtime>(
     head: Arc<RequestHead>,
 ) {
     let runtime = R::runtime();
+    if let Some(response) = refuse_origin(&shared.config, &head) {
+        return respond(&mut io, &response, false).await;
+    }
+    let Some(slot) = WsSlot::acquire(&shared) else {
+        log::debug!("upgrade to {} refused: connection limit reached", route.id);
+        let response = Response::error(503, "too many connections: try again later")
+            .header("Retry-After", "1");
+        return respond(&mut io, &response, false).await;
+    };
     let decision: std::result::Result<Accept, Reject> = match &route.def.guard {
         None => Ok(Accept::new()),
         Some(guard) => {
@@ -454,16 +640,36 @@ async fn upgrade<R: rt::Runtime>(
     };
     let abort = io.abort_handle();
     io.unread(buf);
-    let accepted =
-        ws_runtime::accept_with(io, runtime, &shared.config.websocket, move |_| decision).await;
-    let ws = match accepted {
-        Ok(ws) => ws,
-        Err(err) => {
+    let accept = ws_runtime::accept_with(io, runtime, &shared.config.websocket, move |_| decision);
+    let ws = match race(accept, shared.shutdown.wait()).await {
+        Either::Left(Ok(ws)) => ws,
+        Either::Left(Err(err)) => {
             log::debug!("upgrade to {} refused: {err}", route.id);
             return;
         }
+        Either::Right(()) => return,
     };
     run_connection::<R>(shared, route, ws, head, abort).await;
+    drop(slot);
+}
+
+/// `403` for an upgrade whose `Origin` is not on the allow-list.
+fn refuse_origin(config: &AppConfig, head: &RequestHead) -> Option<Response> {
+    let allowed = config.allowed_origins.as_ref()?;
+    let origins = head.headers.get_all("origin");
+    let ok = match origins.as_slice() {
+        [] => true,
+        [origin] => allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(origin.trim())),
+        // Two Origin headers: ambiguous, refused.
+        _ => false,
+    };
+    if ok {
+        return None;
+    }
+    log::debug!("upgrade refused: origin {origins:?} is not allowed");
+    Some(Response::error(403, "origin not allowed"))
 }
 
 /// A connection after its `101`: the tasks, the callbacks, the handler.
@@ -489,6 +695,10 @@ async fn run_connection<R: rt::Runtime>(
         config.inbound_capacity,
     ));
     shared.hub.register(&conn);
+    if shared.shutdown.is_set() {
+        // Registered after the shutdown's `close_all`: close it here.
+        conn.begin_close(CloseCode::GOING_AWAY, "server shutting down");
+    }
     spawn(&runtime, reader_task(conn.clone(), read));
     let limits = Limits {
         grace: config.slow_consumer_grace,
