@@ -914,8 +914,19 @@ async fn publisher_task(
             match result {
                 Ok(()) => last_snapshot = Some(bytes),
                 Err(e) => {
-                    log::debug!("redis: listing snapshot not written: {e}");
                     last_snapshot = None;
+                    if conn.take().is_some() {
+                        log::warn!(
+                            "redis publishing to {} lost ({e}); messages published here reach this node's connections only until it is back",
+                            shared.url
+                        );
+                        down_since = Some((
+                            SystemTime::now(),
+                            shared.publish_dropped.load(Ordering::Relaxed),
+                        ));
+                        retry_at = Instant::now() + backoff;
+                        backoff = next_backoff(backoff, &config);
+                    }
                 }
             }
         }
