@@ -105,7 +105,13 @@ fn new_message_inside_fragmented_one_closes_1002() {
         for opcode in [0x1, 0x2] {
             let mut bytes = client_frame(false, 0x1, b"first half");
             bytes.extend(client_frame(true, opcode, b"intruder"));
-            expect_code(addr, path, &bytes, 1002, &format!("opcode {opcode:#x} inside"));
+            expect_code(
+                addr,
+                path,
+                &bytes,
+                1002,
+                &format!("opcode {opcode:#x} inside"),
+            );
         }
     });
 }
@@ -128,7 +134,13 @@ fn frame_over_limit_closes_1009_from_header_alone() {
         for len in [LIMIT + 1, 70_000, 1 << 40] {
             // Only the header: the verdict cannot wait for the payload.
             let bytes = header(0x82, len, true);
-            expect_code(addr, path, &bytes, 1009, &format!("header announcing {len}"));
+            expect_code(
+                addr,
+                path,
+                &bytes,
+                1009,
+                &format!("header announcing {len}"),
+            );
         }
     });
 }
@@ -258,7 +270,13 @@ fn smol_app_enforces_limits() {
             .spawn()
     });
     let addr = handle.local_addr();
-    expect_code(addr, "/echo", &header(0x82, 1 << 40, true), 1009, "smol: size");
+    expect_code(
+        addr,
+        "/echo",
+        &header(0x82, 1 << 40, true),
+        1009,
+        "smol: size",
+    );
     let unmasked = frame(true, 0, 0x1, b"x", false);
     expect_code(addr, "/echo", &unmasked, 1002, "smol: unmasked");
     let bad = client_frame(true, 0x1, b"\xED\xA0\x80");

@@ -58,7 +58,10 @@ fn one_byte_per_write_still_upgrades() {
         for byte in request.as_bytes() {
             assert!(peer.write(std::slice::from_ref(byte)));
         }
-        assert!(start.elapsed() < HANDSHAKE_TIMEOUT, "the writes took too long");
+        assert!(
+            start.elapsed() < HANDSHAKE_TIMEOUT,
+            "the writes took too long"
+        );
         let head = peer.read_head().expect("a response");
         assert_eq!(status_of(&head), 101, "{head}");
         assert!(peer.send_text("byte by byte"));
@@ -159,10 +162,8 @@ fn non_get_upgrade_gets_405() {
 #[test]
 fn wrong_version_gets_426_naming_13() {
     against_both(|addr, path| {
-        let request = upgrade_request(path, "").replace(
-            "Sec-WebSocket-Version: 13",
-            "Sec-WebSocket-Version: 8",
-        );
+        let request = upgrade_request(path, "")
+            .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
         let (status, head) = http_exchange(addr, request.as_bytes());
         assert_eq!(status, 426, "{head}");
         assert!(
@@ -215,7 +216,10 @@ fn origin_allow_list_answers_403() {
         ("Origin: https://evil.example\r\n", 403),
         ("Origin: null\r\n", 403),
         ("Origin: https://good.example.evil.example\r\n", 403),
-        ("Origin: https://good.example\r\nOrigin: https://good.example\r\n", 403),
+        (
+            "Origin: https://good.example\r\nOrigin: https://good.example\r\n",
+            403,
+        ),
         ("Origin: https://good.example\r\n", 101),
         ("Origin: HTTPS://GOOD.EXAMPLE\r\n", 101),
         ("Origin: http://127.0.0.1:8080\r\n", 101),

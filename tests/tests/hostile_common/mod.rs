@@ -166,9 +166,12 @@ pub(crate) fn header(first_byte: u8, len: u64, masked: bool) -> Vec<u8> {
 pub(crate) fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     let first = u8::from(fin) << 7 | (rsv & 0x70) | (opcode & 0x0f);
     let mut out = header(first, payload.len() as u64, masked);
-    out.extend(payload.iter().enumerate().map(|(i, b)| {
-        if masked { b ^ MASK[i % 4] } else { *b }
-    }));
+    out.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if masked { b ^ MASK[i % 4] } else { *b }),
+    );
     out
 }
 
@@ -225,7 +228,11 @@ pub(crate) struct Peer {
 impl Peer {
     /// A TCP connection to `addr`, nothing sent.
     pub(crate) fn tcp(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).expect("TCP connect");
+        Self::from_stream(TcpStream::connect(addr).expect("TCP connect"))
+    }
+
+    /// A peer on a connected `stream` (timeouts set here).
+    pub(crate) fn from_stream(stream: TcpStream) -> Self {
         stream.set_nodelay(true).expect("TCP_NODELAY");
         stream
             .set_read_timeout(Some(DEADLINE))
@@ -248,10 +255,15 @@ impl Peer {
     /// [`upgrade`](Self::upgrade) with extra request header lines.
     pub(crate) fn upgrade_with(addr: SocketAddr, path: &str, extra_headers: &str) -> Self {
         let mut peer = Self::tcp(addr);
-        peer.write(upgrade_request(path, extra_headers).as_bytes());
-        let head = peer.read_head().expect("a response to the upgrade");
-        assert_eq!(status_of(&head), 101, "upgrade refused: {head}");
+        peer.upgrade_on(path, extra_headers);
         peer
+    }
+
+    /// Upgrades this connection: panics unless the server answers `101`.
+    pub(crate) fn upgrade_on(&mut self, path: &str, extra_headers: &str) {
+        assert!(self.write(upgrade_request(path, extra_headers).as_bytes()));
+        let head = self.read_head().expect("a response to the upgrade");
+        assert_eq!(status_of(&head), 101, "upgrade refused: {head}");
     }
 
     /// Writes `bytes`; `false` if the server has closed or reset the
@@ -315,6 +327,31 @@ impl Peer {
             }
         }
         panic!("no Close frame in 1 000 000 frames");
+    }
+
+    /// The code of the server's Close if one arrives before `quiet` passes
+    /// without any byte; `None` if the connection stays quiet and open.
+    pub(crate) fn expect_close_or_quiet(&mut self, quiet: Duration) -> Option<u16> {
+        self.stream
+            .set_read_timeout(Some(quiet))
+            .expect("read timeout");
+        let mut code = None;
+        for _ in 0..1_000_000 {
+            match self.read_frame() {
+                Ok(frame) => {
+                    if let Some(c) = frame.close_code() {
+                        code = Some(c);
+                        break;
+                    }
+                }
+                Err(Ended::TimedOut) => break,
+                Err(Ended::Closed) => panic!("the server ended the connection without a Close"),
+            }
+        }
+        self.stream
+            .set_read_timeout(Some(DEADLINE))
+            .expect("read timeout");
+        code
     }
 
     /// Reads (discarding) until the server ends the TCP connection; panics

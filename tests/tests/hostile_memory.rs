@@ -1,0 +1,133 @@
+//! Hostile peers against memory, over loopback TCP: headers that declare
+//! huge payloads must not make the server allocate what they announce.
+//! A counting global allocator in this test binary measures the peak of
+//! live heap bytes (client and servers share the process) while the attack
+//! runs; the tests take a lock so that they never overlap.
+//! `docs/security.md` lists the defences.
+
+mod hostile_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hostile_common::{AppServer, Peer, RawServer, echo_app, header};
+use ws_runtime_tokio::WebSocketConfig;
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwards to the system allocator with the same layout.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// One measurement at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// How far the peak of live heap bytes rose above the level before `run`.
+fn peak_growth(run: impl FnOnce()) -> usize {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    run();
+    PEAK.load(Ordering::Relaxed).saturating_sub(before)
+}
+
+/// The bound on the growth when the declaration is over the limit: the
+/// attack declares up to 2^62 bytes; the servers hold buffers of a few KiB
+/// (measured: 9–17 KiB).
+const OVER_LIMIT_BOUND: usize = 256 << 10;
+
+/// The bound under the limit: ws-runtime reserves at most 1 MiB ahead of
+/// what arrived (`RESERVE_AHEAD`), plus those buffers (measured: 1.01 MiB).
+const UNDER_LIMIT_BOUND: usize = (1 << 20) + (256 << 10);
+
+/// A header announcing `declared` bytes, then a trickle of 64 × 16 bytes;
+/// returns the Close code if the server closed (it must, over the limit).
+fn declare_and_trickle(addr: SocketAddr, path: &str, declared: u64) -> Option<u16> {
+    let mut peer = Peer::upgrade(addr, path);
+    assert!(peer.write(&header(0x82, declared, true)));
+    for _ in 0..64 {
+        if !peer.write(&[0x5A; 16]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let code = peer.expect_close_or_quiet(Duration::from_millis(300));
+    drop(peer);
+    code
+}
+
+fn app_server(limit: u64) -> AppServer {
+    AppServer::start(echo_app(|config| {
+        config.max_message_size(limit);
+    }))
+}
+
+fn raw_server(limit: u64) -> RawServer {
+    let mut config = WebSocketConfig::default();
+    config
+        .protocol_mut()
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    RawServer::start(config)
+}
+
+#[test]
+fn over_limit_declarations_allocate_nothing_and_close_1009() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let app = app_server(16 << 20);
+    let raw = raw_server(16 << 20);
+    for (addr, path) in [(app.addr(), "/echo"), (raw.addr(), "/")] {
+        for declared in [(16 << 20) + 1, 1 << 40, 1 << 62] {
+            let mut code = None;
+            let growth = peak_growth(|| code = declare_and_trickle(addr, path, declared));
+            eprintln!("{path}: declared {declared}: peak heap growth {growth} B, close {code:?}");
+            assert_eq!(code, Some(1009), "{path}: declared {declared}");
+            assert!(
+                growth < OVER_LIMIT_BOUND,
+                "{path}: declared {declared}, heap grew by {growth} bytes"
+            );
+        }
+    }
+}
+
+#[test]
+fn under_limit_declaration_reserves_at_most_a_megabyte_ahead() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 60 MiB declared under a 64 MiB limit, 1 KiB sent: the connection
+    // stays open, and the server holds about what arrived, not 60 MiB.
+    let app = app_server(64 << 20);
+    let raw = raw_server(64 << 20);
+    for (addr, path) in [(app.addr(), "/echo"), (raw.addr(), "/")] {
+        let mut code = Some(0);
+        let growth = peak_growth(|| code = declare_and_trickle(addr, path, 60 << 20));
+        eprintln!("{path}: declared 60 MiB under a 64 MiB limit: peak heap growth {growth} B");
+        assert_eq!(code, None, "{path}: closed a frame under the limit");
+        assert!(
+            growth < UNDER_LIMIT_BOUND,
+            "{path}: heap grew by {growth} bytes"
+        );
+    }
+}
