@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+#[cfg(test)]
 use std::task::{Context, Poll, Waker};
 
 use ws_runtime::CloseCode;
@@ -60,13 +61,13 @@ pub(crate) enum Outbound {
     Close(CloseCode, String),
 }
 
-/// A connection's bounded outbound queue, drained by its writer task.
+/// A connection's bounded outbound queue, drained by its connection task
+/// (the queue's consumer).
 pub(crate) struct Outbox {
     pub(crate) queue: Mailbox<Outbound>,
     capacity: usize,
     policy: SlowConsumer,
     overflowed: AtomicBool,
-    writer: Mutex<Option<Waker>>,
     /// Fan-out items held back while `on_connect` runs, so that its
     /// greeting goes out before them; `None` once released.
     held: Mutex<Option<Vec<Outbound>>>,
@@ -79,7 +80,6 @@ impl Outbox {
             capacity: capacity.max(1),
             policy,
             overflowed: AtomicBool::new(false),
-            writer: Mutex::new(None),
             held: Mutex::new(Some(Vec::new())),
         }
     }
@@ -116,10 +116,7 @@ impl Outbox {
                 if self.overflowed.swap(true, Ordering::AcqRel) {
                     return Offer::Refused;
                 }
-                let waker = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
+                self.queue.wake_consumer();
                 Offer::Overflowed(code)
             }
         }
@@ -140,21 +137,27 @@ impl Outbox {
         drop(items);
     }
 
+    /// The close code once the queue overflowed under
+    /// [`SlowConsumer::Close`]. The queue's consumer is woken when it does.
+    pub(crate) fn overflowed(&self) -> Option<CloseCode> {
+        match self.policy {
+            SlowConsumer::Close(code) if self.overflowed.load(Ordering::Acquire) => Some(code),
+            _ => None,
+        }
+    }
+
     /// `Ready(code)` once the queue overflowed under
-    /// [`SlowConsumer::Close`].
+    /// [`SlowConsumer::Close`]; registers `cx` as the queue's consumer.
+    #[cfg(test)]
     pub(crate) fn poll_overflowed(&self, cx: &mut Context<'_>) -> Poll<CloseCode> {
-        let code = match self.policy {
-            SlowConsumer::Close(code) => code,
-            SlowConsumer::DropMessage => return Poll::Pending,
-        };
-        if self.overflowed.load(Ordering::Acquire) {
+        if let Some(code) = self.overflowed() {
             return Poll::Ready(code);
         }
-        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-        if self.overflowed.load(Ordering::Acquire) {
-            return Poll::Ready(code);
+        self.queue.set_consumer(cx.waker().clone());
+        match self.overflowed() {
+            Some(code) => Poll::Ready(code),
+            None => Poll::Pending,
         }
-        Poll::Pending
     }
 }
 
@@ -273,8 +276,8 @@ impl HubInner {
                 Offer::Overflowed(code) => {
                     // Closing starts now: the connection leaves its route
                     // and rooms before this call returns, and what was
-                    // queued for it is dropped. Its writer task sends the
-                    // Close (see `SlowConsumer::Close`).
+                    // queued for it is dropped. Its connection task sends
+                    // the Close (see `SlowConsumer::Close`).
                     if let Some(conn) = conn.upgrade() {
                         conn.begin_close_out_of_band(code, SLOW_CONSUMER_REASON);
                     }

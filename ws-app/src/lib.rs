@@ -136,6 +136,7 @@
 
 mod app;
 pub mod broker;
+mod conn;
 mod deps;
 mod error;
 mod http;

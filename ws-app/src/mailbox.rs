@@ -1,9 +1,10 @@
 //! A small bounded queue shared between tasks, on any executor: the inbox
-//! (reader task → handlers) and the outbox (senders → writer task) of a
-//! connection.
+//! (connection task → receivers) and the outbox (senders, broadcasts →
+//! connection task) of a connection.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -24,12 +25,28 @@ struct State<T> {
     poppers: Vec<Waker>,
     /// Tasks waiting for room (or for the queue to empty).
     pushers: Vec<Waker>,
+    /// The task that drains the queue without waiting in `pop` (the
+    /// connection task, for the outbox): woken by every push and by
+    /// [`Mailbox::wake_consumer`], and kept registered.
+    consumer: Option<Waker>,
 }
 
 /// A bounded multi-producer, multi-consumer queue. Every operation takes a
-/// short lock; waiting tasks are woken on change.
+/// short lock; waiting tasks are woken on change. Its length and closed
+/// flag are mirrored in atomics, so that the common "is there anything?"
+/// check of the connection task takes no lock.
 pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,
+    len: AtomicUsize,
+    closed: AtomicBool,
+}
+
+/// What [`Mailbox::try_pop`] found.
+pub(crate) enum TryPop<T> {
+    Item(T),
+    Empty,
+    /// Closed and empty.
+    Closed,
 }
 
 fn register(wakers: &mut Vec<Waker>, cx: &Context<'_>) {
@@ -53,7 +70,10 @@ impl<T> Mailbox<T> {
                 closed: false,
                 poppers: Vec::new(),
                 pushers: Vec::new(),
+                consumer: None,
             }),
+            len: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -72,9 +92,26 @@ impl<T> Mailbox<T> {
         if state.queue.len() >= state.capacity {
             return Err(PushError::Full(item));
         }
-        state.queue.push_back(item);
-        wake_all(&mut state.poppers);
+        self.pushed(&mut state, item);
         Ok(())
+    }
+
+    /// Queues `item` (the lock is held) and wakes whoever waits for it.
+    fn pushed(&self, state: &mut State<T>, item: T) {
+        state.queue.push_back(item);
+        self.len.store(state.queue.len(), Ordering::Release);
+        wake_all(&mut state.poppers);
+        if let Some(consumer) = &state.consumer {
+            consumer.wake_by_ref();
+        }
+    }
+
+    /// Takes the front item after a pop (the lock is held).
+    fn popped(&self, state: &mut State<T>) -> Option<T> {
+        let item = state.queue.pop_front()?;
+        self.len.store(state.queue.len(), Ordering::Release);
+        wake_all(&mut state.pushers);
+        Some(item)
     }
 
     /// Adds `item` even when full (a Close frame must always find room).
@@ -83,8 +120,7 @@ impl<T> Mailbox<T> {
         if state.closed {
             return Err(item);
         }
-        state.queue.push_back(item);
-        wake_all(&mut state.poppers);
+        self.pushed(&mut state, item);
         Ok(())
     }
 
@@ -102,8 +138,7 @@ impl<T> Mailbox<T> {
                 return Poll::Ready(Err(value));
             }
             if state.queue.len() < state.capacity {
-                state.queue.push_back(value);
-                wake_all(&mut state.poppers);
+                self.pushed(&mut state, value);
                 return Poll::Ready(Ok(()));
             }
             item = Some(value);
@@ -113,11 +148,63 @@ impl<T> Mailbox<T> {
         .await
     }
 
+    /// Adds `*item` now if there is room (a closed queue drops it);
+    /// otherwise keeps it in `item` and registers `cx` to be woken when room
+    /// is made.
+    pub(crate) fn poll_push(&self, cx: &mut Context<'_>, item: &mut Option<T>) -> Poll<()> {
+        let mut state = self.lock();
+        let Some(value) = item.take() else {
+            return Poll::Ready(());
+        };
+        if state.closed {
+            return Poll::Ready(());
+        }
+        if state.queue.len() < state.capacity {
+            self.pushed(&mut state, value);
+            return Poll::Ready(());
+        }
+        *item = Some(value);
+        register(&mut state.pushers, cx);
+        Poll::Pending
+    }
+
+    /// The next item without waiting. Takes no lock when the queue is
+    /// empty and open.
+    pub(crate) fn try_pop(&self) -> TryPop<T> {
+        if self.len.load(Ordering::Acquire) == 0 && !self.closed.load(Ordering::Acquire) {
+            return TryPop::Empty;
+        }
+        let mut state = self.lock();
+        match self.popped(&mut state) {
+            Some(item) => TryPop::Item(item),
+            None if state.closed => TryPop::Closed,
+            None => TryPop::Empty,
+        }
+    }
+
+    /// Whether nothing is queued (a hint without the lock: another task
+    /// may push at any time).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
+    }
+
+    /// Makes `waker` the consumer woken by every push (see
+    /// [`State::consumer`]).
+    pub(crate) fn set_consumer(&self, waker: Waker) {
+        self.lock().consumer = Some(waker);
+    }
+
+    /// Wakes the consumer (something other than a push happened).
+    pub(crate) fn wake_consumer(&self) {
+        if let Some(consumer) = &self.lock().consumer {
+            consumer.wake_by_ref();
+        }
+    }
+
     /// The next item; `None` once closed and empty.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.lock();
-        if let Some(item) = state.queue.pop_front() {
-            wake_all(&mut state.pushers);
+        if let Some(item) = self.popped(&mut state) {
             return Poll::Ready(Some(item));
         }
         if state.closed {
@@ -125,11 +212,6 @@ impl<T> Mailbox<T> {
         }
         register(&mut state.poppers, cx);
         Poll::Pending
-    }
-
-    /// The next item; `None` once closed and empty. Cancel-safe.
-    pub(crate) async fn pop(&self) -> Option<T> {
-        poll_fn(|cx| self.poll_pop(cx)).await
     }
 
     /// Waits until the queue is empty (or closed).
@@ -149,8 +231,12 @@ impl<T> Mailbox<T> {
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
+        self.closed.store(true, Ordering::Release);
         wake_all(&mut state.poppers);
         wake_all(&mut state.pushers);
+        if let Some(consumer) = &state.consumer {
+            consumer.wake_by_ref();
+        }
     }
 
     /// Drops every queued item.
@@ -158,6 +244,7 @@ impl<T> Mailbox<T> {
         let drained: Vec<T> = {
             let mut state = self.lock();
             let items = state.queue.drain(..).collect();
+            self.len.store(0, Ordering::Release);
             wake_all(&mut state.pushers);
             items
         };
@@ -166,7 +253,7 @@ impl<T> Mailbox<T> {
 
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Items queued.
@@ -182,10 +269,10 @@ mod tests {
     use std::sync::Arc;
     use std::task::Wake;
 
-    struct Flag(std::sync::atomic::AtomicBool);
+    struct Flag(AtomicBool);
     impl Wake for Flag {
         fn wake(self: Arc<Self>) {
-            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.0.store(true, Ordering::SeqCst);
         }
     }
 
@@ -216,7 +303,7 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         assert_eq!(mb.poll_pop(&mut cx), Poll::Pending);
         mb.try_push(7).unwrap();
-        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(flag.0.load(Ordering::SeqCst));
         assert_eq!(mb.poll_pop(&mut cx), Poll::Ready(Some(7)));
         mb.try_push(8).unwrap();
         mb.clear();

@@ -1,17 +1,9 @@
 //! [`Server`]: the accept loop, HTTP dispatch, the WebSocket upgrade and the
-//! tasks of each connection. Written once, generic over [`rt::Runtime`].
+//! connection task. Written once, generic over [`rt::Runtime`].
 //!
-//! Per WebSocket connection:
-//!
-//! ```text
-//!            ┌── driver task (ws-runtime): socket ⇄ ws-proto, timers ──┐
-//!  ReadHalf ◄┘                                                           └◄ WriteHalf
-//!     │                                                                        ▲
-//!  reader task ── inbox (bounded) ──► Ws::receive_*        outbox (bounded) ── writer task
-//!     └─ records how it ended, unregisters                  ▲        ▲
-//!                                                Ws::send_* (waits)   broadcasts, rooms, by id
-//!  connection task: on_connect → handler → close 1000/1011 → wait for the end → on_close
-//! ```
+//! Each WebSocket connection is served by one task, the one that accepted
+//! it: its socket, timers and outbound queue, and on_connect → handler →
+//! close 1000/1011 → wait for the end → on_close (see [`crate::conn`]).
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -21,16 +13,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use ws_runtime::{Accept, CloseCode, CloseFrame, Initiator, ReadHalf, Reject, WriteHalf};
+use ws_runtime::{Accept, CloseCode, Reject};
 
 use crate::AppConfig;
 use crate::app::{App, HttpFn, Upgrade, WsRouteDef};
 use crate::deps::Scope;
-use crate::error::{CloseInfo, Error, Result};
+use crate::conn::{self, Limits, Link};
+use crate::error::{Error, Result};
 use crate::http::{HeadError, HttpRequest, Method, Response, find_head_end, parse_head};
-use crate::hub::{Hub, Outbound, Outbox, SLOW_CONSUMER_REASON};
+use crate::hub::{Hub, Outbox};
 use crate::id::RouteId;
-use crate::message::Message;
 use crate::request::RequestHead;
 use crate::rt::{
     self, AbortHandle, Either, Latch, Panicked, ServerStream, catch_panic, race, read_some, sleep,
@@ -683,7 +675,6 @@ async fn run_connection<R: rt::Runtime>(
     let runtime = R::runtime();
     let config = &shared.config;
     let subprotocol = ws.subprotocol().map(str::to_owned);
-    let (read, write) = ws.split();
     let outbox = Arc::new(Outbox::new(config.outbound_capacity, config.slow_consumer));
     let conn = Arc::new(ConnInner::new(
         route.id.clone(),
@@ -699,16 +690,23 @@ async fn run_connection<R: rt::Runtime>(
         // Registered after the shutdown's `close_all`: close it here.
         conn.begin_close(CloseCode::GOING_AWAY, "server shutting down");
     }
-    spawn(&runtime, reader_task(conn.clone(), read));
     let limits = Limits {
         grace: config.slow_consumer_grace,
         linger: config.close_timeout + config.slow_consumer_grace,
     };
-    spawn(
-        &runtime,
-        writer_task(conn.clone(), write, runtime.clone(), abort, limits),
-    );
+    let link = Link::new(Box::new(ws), limits);
+    let lifecycle = lifecycle(&route, &conn, config, &runtime);
+    conn::run(&conn, link, lifecycle, runtime.clone(), &abort).await;
+}
 
+/// What runs in a connection's task besides its socket: on_connect, the
+/// handler, the close, on_close.
+async fn lifecycle<Rt: ws_runtime::Runtime>(
+    route: &WsRoute,
+    conn: &Arc<ConnInner>,
+    config: &AppConfig,
+    runtime: &Rt,
+) {
     let ws = Ws::from_inner(conn.clone());
     if let Some(on_connect) = &route.def.on_connect {
         match catch_panic(on_connect(ws.clone())).await {
@@ -735,7 +733,7 @@ async fn run_connection<R: rt::Runtime>(
         let grace = config.handler_grace;
         let ended_then_grace = async {
             conn.end.wait().await;
-            sleep(&runtime, grace).await;
+            sleep(runtime, grace).await;
         };
         match race(catch_panic(handler), ended_then_grace).await {
             Either::Left(Ok(Ok(()))) => {
@@ -774,159 +772,14 @@ async fn run_connection<R: rt::Runtime>(
             }
         }
     }
-    // Nobody reads any more: let the reader discard what still arrives, so
-    // the closing handshake is never stuck behind unread messages.
+    // Nobody reads any more: let the connection task discard what still
+    // arrives, so the closing handshake is never stuck behind unread
+    // messages.
     conn.inbox.close();
     conn.end.wait().await;
     if let Some(on_close) = &route.def.on_close
         && catch_panic(on_close(ws.clone())).await.is_err()
     {
         log::error!("on_close of {} panicked (connection {})", route.id, conn.id);
-    }
-}
-
-/// Receives from the driver into the inbox; records how the connection
-/// ended.
-async fn reader_task(conn: Arc<ConnInner>, mut read: ReadHalf) {
-    let mut peer_close: Option<CloseFrame> = None;
-    let info = loop {
-        let message = match read.recv().await {
-            Some(Ok(ws_runtime::Message::Text(text))) => Message::Text(text),
-            Some(Ok(ws_runtime::Message::Binary(data))) => Message::Binary(data),
-            Some(Ok(ws_runtime::Message::Close(frame))) => {
-                peer_close =
-                    Some(frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS_RCVD, "")));
-                continue;
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(err)) => break error_info(&conn, err, peer_close.take()),
-            None => {
-                let frame =
-                    peer_close.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS_RCVD, ""));
-                let initiator = if conn.local_close().is_some() {
-                    Initiator::Local
-                } else {
-                    Initiator::Remote
-                };
-                break CloseInfo::new(frame.code, frame.reason, initiator, true);
-            }
-        };
-        // Waits while the inbox is full (backpressure); a closed inbox
-        // means nobody reads: the message is dropped.
-        let _ = conn.inbox.push(message).await;
-    };
-    conn.finish(info);
-}
-
-fn error_info(
-    conn: &ConnInner,
-    err: ws_runtime::Error,
-    peer_close: Option<CloseFrame>,
-) -> CloseInfo {
-    match err {
-        ws_runtime::Error::ConnectionClosed {
-            code,
-            reason,
-            clean,
-            initiator,
-        } => CloseInfo::new(code, reason, initiator, clean),
-        ws_runtime::Error::Protocol(protocol) => CloseInfo::new(
-            CloseCode::from(protocol),
-            protocol.to_string(),
-            Initiator::Local,
-            false,
-        ),
-        other => {
-            let (code, reason) = match (peer_close, conn.local_close()) {
-                (Some(frame), _) => (frame.code, frame.reason),
-                _ => (CloseCode::ABNORMAL_CLOSURE, other.to_string()),
-            };
-            CloseInfo::new(code, reason, Initiator::Transport, false)
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Limits {
-    /// How long a slow consumer's Close may take to be handed over, and
-    /// its connection to end afterwards.
-    grace: Duration,
-    /// How long a connection closed by this end may take to end.
-    linger: Duration,
-}
-
-/// Drains the outbox into the driver; applies the slow-consumer policy.
-async fn writer_task<Rt: ws_runtime::Runtime>(
-    conn: Arc<ConnInner>,
-    mut write: WriteHalf,
-    runtime: Rt,
-    abort: Arc<AbortHandle>,
-    limits: Limits,
-) {
-    let outbox = conn.outbox.clone();
-    let overflow = || poll_fn(|cx| outbox.poll_overflowed(cx));
-    loop {
-        let item = match race(outbox.queue.pop(), overflow()).await {
-            Either::Left(Some(item)) => item,
-            Either::Left(None) => return,
-            Either::Right(code) => {
-                return slow_close(&conn, &mut write, &runtime, &abort, code, limits).await;
-            }
-        };
-        let sent = match item {
-            Outbound::Message(message) => {
-                race(write.send(message.into_runtime()), overflow()).await
-            }
-            Outbound::Prepared(frame) => race(write.send_prepared(frame), overflow()).await,
-            Outbound::Close(code, reason) => {
-                let _ = race(write.close(code, &reason), sleep(&runtime, limits.linger)).await;
-                return linger_then_abort(&conn, &runtime, &abort, limits.linger).await;
-            }
-        };
-        match sent {
-            Either::Left(Ok(())) => {}
-            // The connection is over; the reader reports how.
-            Either::Left(Err(_)) => return,
-            Either::Right(code) => {
-                return slow_close(&conn, &mut write, &runtime, &abort, code, limits).await;
-            }
-        }
-    }
-}
-
-async fn slow_close<Rt: ws_runtime::Runtime>(
-    conn: &ConnInner,
-    write: &mut WriteHalf,
-    runtime: &Rt,
-    abort: &AbortHandle,
-    code: CloseCode,
-    limits: Limits,
-) {
-    // Usually done already by the broadcast that overflowed the queue.
-    conn.begin_close_out_of_band(code, SLOW_CONSUMER_REASON);
-    log::info!(
-        "connection {} reads too slowly: closing it with {}",
-        conn.id,
-        code.as_u16()
-    );
-    let _ = race(
-        write.close(code, SLOW_CONSUMER_REASON),
-        sleep(runtime, limits.grace),
-    )
-    .await;
-    linger_then_abort(conn, runtime, abort, limits.grace).await;
-}
-
-/// Waits for the connection to end; drops its TCP connection if it takes
-/// longer than `limit`.
-async fn linger_then_abort<Rt: ws_runtime::Runtime>(
-    conn: &ConnInner,
-    runtime: &Rt,
-    abort: &AbortHandle,
-    limit: Duration,
-) {
-    if let Either::Right(()) = race(conn.end.wait(), sleep(runtime, limit)).await {
-        log::info!("connection {} did not finish closing: dropping it", conn.id);
-        abort.abort();
     }
 }

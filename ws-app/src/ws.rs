@@ -2,11 +2,15 @@
 
 use std::any::Any;
 use std::fmt;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
 use ws_runtime::{CloseCode, Initiator};
 
+use crate::conn::with_link;
 use crate::deps::{Deps, Scope};
 use crate::error::{CloseInfo, Error, Result};
 use crate::hub::{Hub, Outbound, Outbox};
@@ -38,6 +42,9 @@ pub(crate) struct ConnInner {
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) inbox: Mailbox<Message>,
     state: Mutex<ConnState>,
+    /// Closing has begun or the connection ended (mirrors `state`, read
+    /// without the lock on every send).
+    closing: AtomicBool,
     pub(crate) end: Latch,
 }
 
@@ -62,18 +69,24 @@ impl ConnInner {
             outbox,
             inbox: Mailbox::new(inbox_capacity),
             state: Mutex::new(ConnState::default()),
+            closing: AtomicBool::new(false),
             end: Latch::default(),
         }
+    }
+
+    /// Identifies this connection to its own task (see
+    /// [`with_link`](crate::conn::with_link)).
+    pub(crate) fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     fn state(&self) -> MutexGuard<'_, ConnState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether closing has begun (either side) or the connection ended.
+    /// Whether closing has begun (from this end) or the connection ended.
     pub(crate) fn is_closing(&self) -> bool {
-        let state = self.state();
-        state.closing.is_some() || state.ended.is_some()
+        self.closing.load(Ordering::Acquire)
     }
 
     pub(crate) fn close_info(&self) -> Option<CloseInfo> {
@@ -108,6 +121,7 @@ impl ConnInner {
                 return false;
             }
             state.closing = Some((code, reason.to_owned()));
+            self.closing.store(true, Ordering::Release);
         }
         self.hub.unregister(self.id);
         self.outbox.drop_held();
@@ -127,6 +141,7 @@ impl ConnInner {
                 return false;
             }
             state.closing = Some((code, reason.to_owned()));
+            self.closing.store(true, Ordering::Release);
         }
         self.hub.unregister(self.id);
         self.outbox.drop_held();
@@ -143,6 +158,7 @@ impl ConnInner {
                 return;
             }
             state.ended = Some(info);
+            self.closing.store(true, Ordering::Release);
         }
         self.hub.unregister(self.id);
         self.inbox.close();
@@ -291,18 +307,32 @@ impl Ws {
     /// Queues `message` (text or binary) for this connection, waiting while
     /// its outbound queue is full.
     pub async fn send(&self, message: impl Into<Message>) -> Result<()> {
-        if self.inner.is_closing() {
-            return Err(self.inner.closed_error());
+        let inner = &*self.inner;
+        if inner.is_closing() {
+            return Err(inner.closed_error());
         }
-        match self
-            .inner
-            .outbox
-            .queue
-            .push(Outbound::Message(message.into()))
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(_) => Err(self.inner.closed_error()),
+        let mut message = Some(message.into());
+        // From the connection's own task: straight into the protocol core.
+        let key = inner.key();
+        let direct =
+            poll_fn(
+                |cx| match with_link(key, |link| link.poll_send(inner, cx, &mut message)) {
+                    Some(Poll::Ready(result)) => Poll::Ready(Some(result)),
+                    Some(Poll::Pending) => Poll::Pending,
+                    None => Poll::Ready(None),
+                },
+            )
+            .await;
+        match (direct, message) {
+            (Some(Ok(())), _) => Ok(()),
+            (Some(Err(())), _) | (None, None) => Err(inner.closed_error()),
+            // From anywhere else: through the bounded outbound queue.
+            (None, Some(message)) => {
+                match inner.outbox.queue.push(Outbound::Message(message)).await {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(inner.closed_error()),
+                }
+            }
         }
     }
 
@@ -326,7 +356,19 @@ impl Ws {
     /// the socket's driver (or the connection is closed): a way to pace a
     /// loop of broadcasts to how fast this client reads.
     pub async fn flush(&self) -> Result<()> {
-        self.inner.outbox.queue.drained().await;
+        let inner = &*self.inner;
+        let key = inner.key();
+        let direct = poll_fn(
+            |cx| match with_link(key, |link| link.poll_flush(inner, cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(true),
+                Some(Poll::Pending) => Poll::Pending,
+                None => Poll::Ready(false),
+            },
+        )
+        .await;
+        if !direct {
+            inner.outbox.queue.drained().await;
+        }
         if self.inner.outbox.queue.is_closed() {
             return Err(self.inner.closed_error());
         }
@@ -382,10 +424,16 @@ impl Ws {
 
     /// The next message, text or binary.
     pub async fn receive(&self) -> Result<Message> {
-        match self.inner.inbox.pop().await {
-            Some(message) => Ok(message),
-            None => Err(self.inner.closed_error()),
-        }
+        let inner = &*self.inner;
+        let key = inner.key();
+        // From the connection's own task: straight from the socket once
+        // the inbox is empty; from anywhere else: the inbox.
+        let received = poll_fn(|cx| {
+            with_link(key, |link| link.poll_receive(inner, cx))
+                .unwrap_or_else(|| inner.inbox.poll_pop(cx))
+        })
+        .await;
+        received.ok_or_else(|| inner.closed_error())
     }
 
     /// The next message as text. A binary message is accepted if it is

@@ -193,6 +193,92 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
         poll_fn(|cx| self.core.poll_close(cx, &mut frame)).await
     }
 
+    // ------------------------------------------------------------ poll API
+
+    /// The poll form of [`recv`](Self::recv), for code that drives the
+    /// connection from its own `Future::poll` (an application layer that
+    /// runs the connection and its handler in one task, say). Same items,
+    /// same end; writes what is queued before it blocks.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.core.poll_recv(cx)
+    }
+
+    /// `Ready(Ok)` once another item can be queued with
+    /// [`start_feed`](Self::start_feed) or
+    /// [`start_feed_prepared`](Self::start_feed_prepared): the send buffer
+    /// is below its watermark (writing to make room if not).
+    pub fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.core.poll_ready(cx)
+    }
+
+    /// Queues `message` like [`feed`](Self::feed), without waiting: call it
+    /// after [`poll_send_ready`](Self::poll_send_ready) returned `Ready(Ok)`.
+    pub fn start_feed(&mut self, message: Message) -> Result<(), Error> {
+        self.core.start_send(Outgoing::Message(message))
+    }
+
+    /// Queues a frame encoded once for many connections like
+    /// [`feed_prepared`](Self::feed_prepared), without waiting: call it
+    /// after [`poll_send_ready`](Self::poll_send_ready) returned `Ready(Ok)`.
+    pub fn start_feed_prepared(
+        &mut self,
+        frame: std::sync::Arc<ws_proto::PreparedFrame>,
+    ) -> Result<(), Error> {
+        self.core.start_send(Outgoing::Prepared(frame))
+    }
+
+    /// The poll form of [`flush`](Self::flush): writes everything queued.
+    pub fn poll_flush_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.core.poll_flush(cx)
+    }
+
+    /// Starts the closing handshake without waiting for its end: the item
+    /// held back for lack of room (if any) is written first, or dropped
+    /// once the close timeout says the peer is not reading it; then the
+    /// Close frame taken from `frame` (`None`: 1000) is queued. `Ready`
+    /// once it is (also when closing had begun already). Keep polling
+    /// [`poll_recv`](Self::poll_recv) to finish the handshake: unlike
+    /// [`close`](Self::close), this discards nothing the peer still sends.
+    pub fn poll_start_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: &mut Option<CloseFrame>,
+    ) -> Poll<Result<(), Error>> {
+        if self.core.conn.is_open() && !self.core.is_done() {
+            if self.core.has_queued() {
+                match self.core.poll_ready(cx) {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending => {
+                        if !self.core.poll_flush_deadline(cx) {
+                            return Poll::Pending;
+                        }
+                        self.core.drop_queued();
+                    }
+                }
+            }
+            self.core.start_close(frame.take())?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Keeps the connection going without reading: writes what is queued
+    /// and runs the protocol timers (keepalive, close and idle timeouts),
+    /// registering `cx` for both. For a caller that pauses
+    /// [`poll_recv`](Self::poll_recv) because it has nowhere to put the
+    /// next message (read backpressure); the end of the connection is
+    /// still reported by `poll_recv`.
+    pub fn poll_without_reading(&mut self, cx: &mut Context<'_>) {
+        let _ = self.core.poll_write_out(cx);
+        // Each timer that fires may queue a frame (a Ping, a Close) or
+        // move the next deadline; bounded, as the core's table is small.
+        for _ in 0..8 {
+            if !self.core.poll_timers(cx) {
+                break;
+            }
+            let _ = self.core.poll_write_out(cx);
+        }
+    }
+
     /// Splits the connection into a reader and a writer that can be used
     /// from different tasks at the same time. The connection moves into a
     /// driver task spawned on the runtime; see [`split_with_driver`](Self::split_with_driver)
