@@ -11,6 +11,14 @@
 //! It prints `ws-app demo listening on http://ADDR` once it accepts
 //! connections, and runs until killed. `WS_APP_DEMO_QUIET=1` silences the
 //! per-connection log lines.
+//!
+//! With the `redis` feature, `WS_DEMO_REDIS=redis://127.0.0.1:6379` puts
+//! broadcast, rooms and send-to-id through Redis pub/sub, so several demo
+//! processes on different ports share their chat:
+//!
+//! ```sh
+//! WS_DEMO_REDIS=redis://127.0.0.1:6379 cargo run --release -p ws-app --features redis --example demo -- 127.0.0.1:8081
+//! ```
 
 mod app;
 
@@ -25,14 +33,52 @@ fn quiet() -> bool {
     std::env::var("WS_APP_DEMO_QUIET").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// Installs the Redis broker when `WS_DEMO_REDIS` names a server; exits
+/// with the reason if it cannot be reached.
+#[cfg(feature = "redis")]
+async fn with_redis(mut app: ws_app::App) -> ws_app::App {
+    let Some(url) = std::env::var("WS_DEMO_REDIS")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return app;
+    };
+    match ws_app::redis::RedisBroker::connect(&url).await {
+        Ok(broker) => {
+            eprintln!(
+                "ws-app demo: broadcast through Redis at {url} (node {})",
+                broker.node_id()
+            );
+            app.broker(broker);
+            app
+        }
+        Err(e) => {
+            eprintln!("ws-app demo: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Without the `redis` feature `WS_DEMO_REDIS` is ignored (with a warning).
+#[cfg(not(feature = "redis"))]
+async fn with_redis(app: ws_app::App) -> ws_app::App {
+    if std::env::var("WS_DEMO_REDIS").is_ok_and(|u| !u.is_empty()) {
+        eprintln!("ws-app demo: WS_DEMO_REDIS ignored: build with `--features redis`");
+    }
+    app
+}
+
 #[cfg(feature = "tokio")]
 fn main() -> Result<(), ws_app::Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server =
-            ws_app::Server::<ws_app::rt::Tokio>::bind(app::build(quiet()), address()).await?;
+        let server = ws_app::Server::<ws_app::rt::Tokio>::bind(
+            with_redis(app::build(quiet())).await,
+            address(),
+        )
+        .await?;
         eprintln!(
             "ws-app demo listening on http://{} (tokio)",
             server.local_addr()
@@ -44,8 +90,11 @@ fn main() -> Result<(), ws_app::Error> {
 #[cfg(all(feature = "smol", not(feature = "tokio")))]
 fn main() -> Result<(), ws_app::Error> {
     smol::block_on(async {
-        let server =
-            ws_app::Server::<ws_app::rt::Smol>::bind(app::build(quiet()), address()).await?;
+        let server = ws_app::Server::<ws_app::rt::Smol>::bind(
+            with_redis(app::build(quiet())).await,
+            address(),
+        )
+        .await?;
         eprintln!(
             "ws-app demo listening on http://{} (smol)",
             server.local_addr()
