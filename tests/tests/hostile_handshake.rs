@@ -16,8 +16,10 @@ use hostile_common::{
 };
 use ws_runtime_tokio::{DeflateConfig, WebSocketConfig};
 
-/// The handshake (HTTP) timeout of both servers in this suite.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
+/// The handshake (HTTP) timeout of both servers in this suite: short for
+/// the slowloris test, long enough for a loaded machine to write a request
+/// one byte at a time.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn app_server() -> AppServer {
     AppServer::start(echo_app(|config| {
@@ -54,14 +56,9 @@ fn one_byte_per_write_still_upgrades() {
         let mut peer = Peer::tcp(addr);
         let request = upgrade_request(path, "");
         // Slow but inside the handshake timeout: ~190 bytes, one per write.
-        let start = Instant::now();
         for byte in request.as_bytes() {
             assert!(peer.write(std::slice::from_ref(byte)));
         }
-        assert!(
-            start.elapsed() < HANDSHAKE_TIMEOUT,
-            "the writes took too long"
-        );
         let head = peer.read_head().expect("a response");
         assert_eq!(status_of(&head), 101, "{head}");
         assert!(peer.send_text("byte by byte"));
@@ -193,13 +190,13 @@ fn slowloris_is_dropped_after_handshake_timeout() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
-            if start.elapsed() > Duration::from_secs(2) {
+            if start.elapsed() > 3 * HANDSHAKE_TIMEOUT {
                 break;
             }
         }
         dribble.expect_eof(Duration::from_secs(5));
         assert!(
-            start.elapsed() < Duration::from_secs(4),
+            start.elapsed() < 5 * HANDSHAKE_TIMEOUT,
             "the dribbling client was served for {:?}",
             start.elapsed()
         );

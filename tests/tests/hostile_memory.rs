@@ -131,3 +131,40 @@ fn under_limit_declaration_reserves_at_most_a_megabyte_ahead() {
         );
     }
 }
+
+#[test]
+fn echo_to_a_peer_that_never_reads_stays_bounded() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The peer sends up to 64 MiB of 16 KiB messages and reads none of the
+    // echoes. Backpressure must reach it (its writes stall) long before
+    // that, and the servers must not buffer what they cannot send.
+    const MESSAGE: usize = 16 * 1024;
+    const MESSAGES: usize = 4096;
+    let app = app_server(1 << 20);
+    let raw = raw_server(1 << 20);
+    // Kept open until the end: a server freeing a dropped peer's buffers
+    // would hide the next one's growth.
+    let mut peers = Vec::new();
+    for (addr, path) in [(app.addr(), "/echo"), (raw.addr(), "/")] {
+        let mut peer = Peer::upgrade(addr, path);
+        peer.stream
+            .set_write_timeout(Some(Duration::from_secs(1)))
+            .expect("write timeout");
+        let message = hostile_common::client_frame(true, 0x2, &[0xA5; MESSAGE]);
+        let mut sent = 0;
+        let growth = peak_growth(|| {
+            while sent < MESSAGES && peer.write(&message) {
+                sent += 1;
+            }
+        });
+        eprintln!(
+            "{path}: writes stalled after {sent} of {MESSAGES} messages of 16 KiB; \
+             peak heap growth {growth} B"
+        );
+        assert!(sent < MESSAGES, "{path}: no backpressure after 64 MiB");
+        // The receive buffer, the send buffer (1 MiB watermark), a few
+        // queued messages: far less than what was sent.
+        assert!(growth < 8 << 20, "{path}: heap grew by {growth} bytes");
+        peers.push(peer);
+    }
+}
