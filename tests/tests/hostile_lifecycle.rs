@@ -165,9 +165,32 @@ fn peer_ignoring_our_close_is_dropped_after_close_timeout() {
     assert_eq!(peer.expect_close(), 1000);
     // No Close in reply, no EOF: the server must give up by itself.
     let took = peer.expect_eof(Duration::from_secs(5));
+    eprintln!("app: a peer ignoring our Close was dropped after {took:?}");
+    assert!(
+        took >= Duration::from_millis(150),
+        "no wait at all: {took:?}"
+    );
     assert!(took < Duration::from_secs(3), "dropped after {took:?}");
     let hub = server.handle.hub();
     wait_until(DEADLINE, "unregistered", || hub.connection_count() == 0);
+
+    // The raw adapter: its idle timeout closes with 1001; the peer ignores
+    // that Close too.
+    let mut config = WebSocketConfig::default();
+    config
+        .protocol_mut()
+        .idle_timeout(Some(Duration::from_millis(200)))
+        .close_timeout(Duration::from_millis(300));
+    let raw = RawServer::start(config);
+    let mut peer = Peer::upgrade(raw.addr(), "/");
+    assert_eq!(peer.expect_close(), 1001);
+    let took = peer.expect_eof(Duration::from_secs(5));
+    eprintln!("raw: a peer ignoring our Close was dropped after {took:?}");
+    assert!(
+        took >= Duration::from_millis(150),
+        "no wait at all: {took:?}"
+    );
+    assert!(took < Duration::from_secs(3), "dropped after {took:?}");
 }
 
 #[test]
