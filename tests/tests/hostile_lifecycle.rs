@@ -99,14 +99,7 @@ fn ping_flood_gets_coalesced_pongs_and_connection_survives() {
     const PINGS: usize = 64 * 1024;
     let check = |addr: std::net::SocketAddr, path: &str| {
         // A tiny receive buffer and no reading: the server's Pongs back up.
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        socket
-            .connect_timeout(&addr.into(), DEADLINE)
-            .expect("connect");
-        let stream: TcpStream = socket.into();
-        let mut peer = Peer::from_stream(stream);
+        let mut peer = Peer::tcp_small_window(addr, 4096);
         peer.upgrade_on(path, "");
         let ping = client_frame(true, 0x9, &[b'p'; 125]);
         let mut flood = Vec::with_capacity(ping.len() * 1024);
@@ -278,40 +271,59 @@ fn connections_over_limit_get_503_before_upgrade() {
 
 // ------------------------------------------------------------------ shutdown
 
-/// An app whose `/burst` handler, on "go", queues `count` numbered
-/// messages with `send_text`, then sets `queued`.
-fn burst_app(count: usize, queued: Arc<AtomicBool>) -> App {
+/// An app whose `/burst` handler, on "go", sends `count` numbered messages
+/// with `send_text`, then sets `sent`. Room for 8192 broadcasts per
+/// connection.
+fn burst_app(count: usize, sent: Arc<AtomicBool>) -> App {
     let mut app = App::new();
     let _ = app.websocket("/burst", move |ws: Ws| {
-        let queued = queued.clone();
+        let sent = sent.clone();
         async move {
             ws.receive_text().await?;
             for i in 0..count {
-                ws.send_text(format!("{i:06} {}", "m".repeat(1024))).await?;
+                ws.send_text(format!("s{i:05} {}", "m".repeat(1024)))
+                    .await?;
             }
-            queued.store(true, Ordering::Release);
+            sent.store(true, Ordering::Release);
             // Until the connection ends.
             while ws.receive().await.is_ok() {}
             Ok::<(), ws_app::Error>(())
         }
     });
-    app.config_mut().outbound_capacity(4096);
+    app.config_mut().outbound_capacity(8192);
     app
+}
+
+/// Connects to `/burst` with a 4 KiB receive window, has the handler send
+/// its messages (waiting for `flag`), then broadcasts `broadcasts` messages of 4 KiB: far
+/// more than the socket buffers hold, so most wait in the server's queue.
+fn burst_connection(server: &AppServer, flag: &AtomicBool, broadcasts: usize) -> Peer {
+    let mut peer = Peer::tcp_small_window(server.addr(), 4096);
+    peer.upgrade_on("/burst", "");
+    assert!(peer.send_text("go"));
+    wait_until(DEADLINE, "the handler's messages accepted", || {
+        flag.load(Ordering::Acquire)
+    });
+    let hub = server.handle.hub();
+    let filler = "b".repeat(4096);
+    for i in 0..broadcasts {
+        hub.broadcast("/burst", format!("b{i:05} {filler}"))
+            .expect("broadcast accepted");
+    }
+    assert_eq!(hub.dropped_messages(), 0);
+    peer
 }
 
 #[test]
 fn graceful_shutdown_delivers_every_queued_message_then_1001() {
-    const MESSAGES: usize = 500;
-    let queued = Arc::new(AtomicBool::new(false));
-    let mut app = burst_app(MESSAGES, queued.clone());
-    app.config_mut().shutdown_timeout(Duration::from_secs(5));
+    const SENT: usize = 200;
+    const BROADCASTS: usize = 3000;
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut app = burst_app(SENT, flag.clone());
+    app.config_mut().shutdown_timeout(Duration::from_secs(8));
     let server = AppServer::start(app);
     let addr = server.addr();
-    let mut peer = Peer::upgrade(addr, "/burst");
-    assert!(peer.send_text("go"));
-    wait_until(DEADLINE, "all messages accepted", || {
-        queued.load(Ordering::Acquire)
-    });
+    let mut peer = burst_connection(&server, &flag, BROADCASTS);
 
     let started = Instant::now();
     server.handle.shutdown();
@@ -324,15 +336,20 @@ fn graceful_shutdown_delivers_every_queued_message_then_1001() {
         })
     });
 
-    // Read slowly: every message accepted before the shutdown arrives, in
-    // order, and only then the 1001.
+    // Read slowly: every message accepted before the shutdown (12 MiB,
+    // most of it still queued in the server) arrives, in order, and only
+    // then the 1001.
     std::thread::sleep(Duration::from_millis(300));
-    for i in 0..MESSAGES {
-        if i % 50 == 0 {
+    for i in 0..SENT {
+        let text = peer.expect_text();
+        assert_eq!(&text[..6], format!("s{i:05}"), "sent message {i}");
+    }
+    for i in 0..BROADCASTS {
+        if i % 500 == 0 {
             std::thread::sleep(Duration::from_millis(20));
         }
         let text = peer.expect_text();
-        assert_eq!(&text[..6], format!("{i:06}"), "message {i}");
+        assert_eq!(&text[..6], format!("b{i:05}"), "broadcast {i}");
     }
     assert_eq!(peer.expect_close(), 1001);
     assert!(peer.write(&close_frame(1001, b"")));
@@ -343,7 +360,7 @@ fn graceful_shutdown_delivers_every_queued_message_then_1001() {
             .expect("the server stopped");
     });
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
@@ -352,30 +369,27 @@ fn graceful_shutdown_delivers_every_queued_message_then_1001() {
 
 #[test]
 fn graceful_shutdown_drops_peers_that_stop_reading() {
-    let queued = Arc::new(AtomicBool::new(false));
-    // 4000 × 1 KiB: more than the kernel buffers take while nobody reads.
-    let mut app = burst_app(4000, queued.clone());
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut app = burst_app(100, flag.clone());
     app.config_mut()
         .shutdown_timeout(Duration::from_millis(300))
         .handler_grace(Duration::from_millis(200));
-    app.config_mut().outbound_capacity(8192);
     let server = AppServer::start(app);
-    let mut stuck = Peer::upgrade(server.addr(), "/burst");
-    assert!(stuck.send_text("go"));
-    wait_until(DEADLINE, "all messages accepted", || {
-        queued.load(Ordering::Acquire)
-    });
+    // 8 MiB queued for a peer that never reads.
+    let mut stuck = burst_connection(&server, &flag, 2000);
     let start = Instant::now();
     server.block_on(async {
         tokio::time::timeout(Duration::from_secs(5), server.handle.shutdown_and_wait())
             .await
             .expect("shutdown finished despite a peer that never reads");
     });
+    let took = start.elapsed();
+    eprintln!("shutdown with a peer that never reads took {took:?}");
     assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        start.elapsed()
+        took >= Duration::from_millis(250),
+        "no wait at all: {took:?}"
     );
+    assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(server.handle.websocket_count(), 0);
     stuck.expect_eof(DEADLINE);
 }

@@ -231,6 +231,20 @@ impl Peer {
         Self::from_stream(TcpStream::connect(addr).expect("TCP connect"))
     }
 
+    /// A TCP connection to `addr` whose receive buffer (`SO_RCVBUF`) is
+    /// set to `bytes` before connecting: a peer that does not read then
+    /// backs the server up quickly.
+    pub(crate) fn tcp_small_window(addr: SocketAddr, bytes: usize) -> Self {
+        let domain = socket2::Domain::for_address(addr);
+        let socket =
+            socket2::Socket::new(domain, socket2::Type::STREAM, None).expect("a TCP socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        socket
+            .connect_timeout(&addr.into(), DEADLINE)
+            .expect("TCP connect");
+        Self::from_stream(socket.into())
+    }
+
     /// A peer on a connected `stream` (timeouts set here).
     pub(crate) fn from_stream(stream: TcpStream) -> Self {
         stream.set_nodelay(true).expect("TCP_NODELAY");
