@@ -215,10 +215,12 @@ impl Link {
                 CloseInfo::new(frame.code, frame.reason, initiator, true)
             }
         };
-        // The end: the socket is closed, everyone waiting learns it.
+        // The end: the socket is closed, everyone waiting learns it, and
+        // the lifecycle runs again (see `ended`).
         self.io = None;
         self.pending_close = None;
         conn.finish(info);
+        self.repoll = true;
         Self::wake(&mut self.recv_waiters, &mut self.repoll, cx);
         Self::wake(&mut self.send_waiters, &mut self.repoll, cx);
         None
@@ -571,6 +573,21 @@ pub(crate) async fn run<Rt: ws_runtime::Runtime>(
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    })
+    .await;
+}
+
+/// Waits until the connection has ended, for the lifecycle (which only
+/// runs in the connection's task): it registers no waker, as the task polls
+/// the lifecycle again right after the end. Cheaper than waiting on the
+/// `end` latch, which the lifecycle checks on every poll of the handler.
+pub(crate) async fn ended(conn: &ConnInner) {
+    poll_fn(|_| {
+        if conn.end.is_set() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     })
     .await;
 }

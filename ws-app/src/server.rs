@@ -17,8 +17,8 @@ use ws_runtime::{Accept, CloseCode, Reject};
 
 use crate::AppConfig;
 use crate::app::{App, HttpFn, Upgrade, WsRouteDef};
-use crate::deps::Scope;
 use crate::conn::{self, Limits, Link};
+use crate::deps::Scope;
 use crate::error::{Error, Result};
 use crate::http::{HeadError, HttpRequest, Method, Response, find_head_end, parse_head};
 use crate::hub::{Hub, Outbox};
@@ -732,7 +732,7 @@ async fn lifecycle<Rt: ws_runtime::Runtime>(
         let handler = (route.def.handler)(ws.clone());
         let grace = config.handler_grace;
         let ended_then_grace = async {
-            conn.end.wait().await;
+            conn::ended(conn).await;
             sleep(runtime, grace).await;
         };
         match race(catch_panic(handler), ended_then_grace).await {

@@ -336,14 +336,25 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         let Some(deadline) = deadline else {
             return false;
         };
+        let at = self.clock.to_std(deadline);
+        // A timer armed at or before `at` stays where it is: the keepalive
+        // and idle deadlines move later with every read, and moving a timer
+        // costs a timer-wheel update, so it is left to fire early and then
+        // re-armed below. While it has not fired, the deadline has not come
+        // either: no clock read needed.
+        if let (Some(timer), Some(armed)) = (&mut self.timer, self.armed)
+            && armed <= at
+        {
+            if timer.poll_elapsed(cx).is_pending() {
+                return false;
+            }
+            self.armed = None;
+        }
         let now = self.now();
         if now < deadline {
-            let at = self.clock.to_std(deadline);
             let timer = match &mut self.timer {
                 Some(timer) => {
-                    if self.armed != Some(at) {
-                        timer.reset(at);
-                    }
+                    timer.reset(at);
                     timer
                 }
                 None => self.timer.insert(self.rt.timer(at)),
@@ -367,10 +378,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         true
     }
 
-    /// Runs the core's timers whose deadline has passed, without waiting.
+    /// Runs the core's timers whose deadline has passed by the latest
+    /// clock reading (taken after every socket read: a peer that keeps the
+    /// socket busy keeps it fresh), without waiting. Deadlines that pass
+    /// while the socket is quiet are the timer's job ([`poll_timers`](Self::poll_timers)).
     fn handle_due_timers(&mut self) {
         if let Some(deadline) = self.conn.poll_timeout() {
-            let now = self.now();
+            let now = self.now;
             if now >= deadline {
                 self.conn.handle_timeout(now);
                 self.drain_lifecycle();
