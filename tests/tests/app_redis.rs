@@ -408,6 +408,30 @@ async fn cross_node<R: Rt>(redis: &RedisServer) {
     );
     assert!(nodes[0].broker.stats().received >= 20, "heard node 1");
 
+    // Frames this version cannot read (an unknown version, a truncated
+    // one) are dropped and counted on every node, never delivered.
+    let channel = b"ws-app:route:/chat";
+    assert_eq!(
+        redis_common::publish_raw(redis.port(), channel, b"\x09junk"),
+        3
+    );
+    assert_eq!(
+        redis_common::publish_raw(redis.port(), channel, b"\x01\x00"),
+        3
+    );
+    eventually::<R, _, _>("every node counts the malformed frames", || async {
+        nodes.iter().all(|n| n.broker.stats().malformed == 2)
+    })
+    .await;
+    nodes[1]
+        .hub
+        .broadcast("/chat", "still fine")
+        .expect("broadcast");
+    let fine = vec!["still fine".to_owned()];
+    for peer in [&mut a1, &mut a2, &mut b1, &mut b2, &mut c1] {
+        peer.expect_exactly(&fine).await;
+    }
+
     // 4. Leavers leave the cluster listing: a client, then a whole node.
     b2.ws
         .close(ws_runtime::CloseCode::NORMAL, "bye")
@@ -479,6 +503,18 @@ async fn restart<R: Rt>(redis: &mut RedisServer) {
     })
     .await;
     await_listing::<R>(&nodes[0], &[a.id, a2.id, b.id], &[a.id, b.id]).await;
+    // The loss window is logged, once per node, naming this server.
+    let loss_window = || {
+        redis_common::warnings_with(&[
+            &format!("redis pub/sub at {url} down from "),
+            "messages published by other nodes in that window are lost",
+        ])
+    };
+    eventually::<R, _, _>("both nodes log the loss window", || async {
+        loss_window().len() >= 2
+    })
+    .await;
+    assert_eq!(loss_window().len(), 2, "{:?}", loss_window());
     for i in 0..10 {
         nodes[1]
             .hub
@@ -531,6 +567,7 @@ fn tokio_redis_restart() {
     if !redis_common::available("tokio_redis_restart") {
         return;
     }
+    redis_common::capture_warnings();
     let mut redis = RedisServer::start();
     tokio_block_on(guarded::<Tokio, _>(restart::<Tokio>(&mut redis)));
 }
@@ -540,6 +577,7 @@ fn smol_redis_restart() {
     if !redis_common::available("smol_redis_restart") {
         return;
     }
+    redis_common::capture_warnings();
     let mut redis = RedisServer::start();
     smol::block_on(guarded::<Smol, _>(restart::<Smol>(&mut redis)));
 }

@@ -11,6 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A running `redis-server`, killed when dropped.
@@ -128,4 +129,70 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Raw `PUBLISH channel payload` to the server (RESP over a plain TCP
+/// connection); returns the number of subscribers that got it.
+pub(crate) fn publish_raw(port: u16, channel: &[u8], payload: &[u8]) -> i64 {
+    let mut command = Vec::new();
+    for part in [&b"PUBLISH"[..], channel, payload] {
+        command.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+        command.extend_from_slice(part);
+        command.extend_from_slice(b"\r\n");
+    }
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(b"*3\r\n").expect("write");
+    stream.write_all(&command).expect("write");
+    let mut reply = [0u8; 32];
+    let n = stream.read(&mut reply).expect("the PUBLISH reply");
+    let text = std::str::from_utf8(&reply[..n]).expect("an ASCII reply");
+    text.trim()
+        .strip_prefix(':')
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected PUBLISH reply {text:?}"))
+}
+
+/// Every warning logged in this process since [`capture_warnings`].
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = record.args().to_string();
+            eprintln!("[{}] {line}", record.level());
+            WARNINGS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the capturing logger (once per process; later calls no-ops).
+pub(crate) fn capture_warnings() {
+    if log::set_logger(&Capture).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+}
+
+/// The captured warnings that contain every one of `parts`.
+pub(crate) fn warnings_with(parts: &[&str]) -> Vec<String> {
+    WARNINGS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|line| parts.iter().all(|p| line.contains(p)))
+        .cloned()
+        .collect()
 }

@@ -72,8 +72,9 @@
 //!   reconnect with exponential backoff ([`RedisConfig::backoff_min`]
 //!   doubling up to [`RedisConfig::backoff_max`]); the subscriber then
 //!   resubscribes every current topic and logs (`log::warn!`) the loss
-//!   window: `redis pub/sub down from <t0> to <t1> (<secs> s); messages
-//!   published by other nodes in that window are lost`.
+//!   window: `redis pub/sub at <url> down from <t0> to <t1> (<secs> s);
+//!   messages published by other nodes in that window are lost` (UTC
+//!   times, the URL without its password).
 //! - A subscriber too slow for Redis' `client-output-buffer-limit pubsub`
 //!   is disconnected by Redis: the same reconnect, the same log line.
 //! - Replay, if it is ever needed, is a job for Redis Streams (`XADD` /
@@ -1080,7 +1081,8 @@ async fn subscriber_task(
                     shared.reconnects.fetch_add(1, Ordering::Relaxed);
                     let now = SystemTime::now();
                     log::warn!(
-                        "redis pub/sub down from {} to {} ({:.3} s); messages published by other nodes in that window are lost",
+                        "redis pub/sub at {} down from {} to {} ({:.3} s); messages published by other nodes in that window are lost",
+                        shared.url,
                         utc(since),
                         utc(now),
                         now.duration_since(since).unwrap_or_default().as_secs_f64()
