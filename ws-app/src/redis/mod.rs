@@ -795,10 +795,13 @@ async fn publisher_task(
                 }
             }
             Either::Left(Err(_)) => closed = true,
-            Either::Right(()) => {
-                refresh = true;
-                next_tick = Instant::now() + interval;
-            }
+            Either::Right(()) => {}
+        }
+        // Checked whatever woke us: a steady stream of publications must
+        // not starve the listing refresh (its key would expire).
+        if Instant::now() >= next_tick {
+            refresh = true;
+            next_tick = Instant::now() + interval;
         }
         // (Re)connect when due.
         if conn.is_none() && Instant::now() >= retry_at {
@@ -940,7 +943,7 @@ async fn apply(
     sink: &mut PubSubSink,
     wanted: &mut HashSet<Topic>,
     commands: Vec<Ctl>,
-) -> ::redis::RedisResult<bool> {
+) -> ::redis::RedisResult<()> {
     let mut add: Vec<Topic> = Vec::new();
     let mut remove: Vec<Topic> = Vec::new();
     for command in commands {
@@ -977,7 +980,7 @@ async fn apply(
         let channels: Vec<Vec<u8>> = remove.iter().map(|t| shared.channel(t)).collect();
         sink.unsubscribe(channels).await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Up to 1024 commands: `first` and whatever else is queued.
@@ -993,6 +996,8 @@ fn drain(first: Ctl, ctl: &async_channel::Receiver<Ctl>) -> Vec<Ctl> {
 }
 
 /// Delivers what other nodes publish; keeps the subscriptions; reconnects.
+/// (Un)subscriptions are served before messages, so that a steady inbound
+/// stream cannot hold a new connection's subscription back.
 #[allow(clippy::too_many_arguments)]
 async fn subscriber_task(
     shared: Arc<Shared>,
@@ -1009,8 +1014,8 @@ async fn subscriber_task(
     let mut malformed_logged = false;
     loop {
         let lost_because: String = match link.as_mut() {
-            Some((sink, stream)) => match race(stream.next(), ctl.recv()).await {
-                Either::Left(Some(msg)) => {
+            Some((sink, stream)) => match race(ctl.recv(), stream.next()).await {
+                Either::Right(Some(msg)) => {
                     match wire::decode_frame(msg.get_payload_bytes()) {
                         Ok(frame) if frame.node == shared.node_id => {
                             shared.own_skipped.fetch_add(1, Ordering::Relaxed);
@@ -1034,18 +1039,18 @@ async fn subscriber_task(
                     }
                     continue;
                 }
-                Either::Left(None) => "connection closed".to_owned(),
-                Either::Right(Ok(first)) => {
+                Either::Right(None) => "connection closed".to_owned(),
+                Either::Left(Ok(first)) => {
                     let commands = drain(first, &ctl);
                     match apply(&shared, sink, &mut wanted, commands).await {
-                        Ok(_) => {
+                        Ok(()) => {
                             let _ = out.try_send(Out::Refresh);
                             continue;
                         }
                         Err(e) => e.to_string(),
                     }
                 }
-                Either::Right(Err(_)) => return,
+                Either::Left(Err(_)) => return,
             },
             None => "not connected".to_owned(),
         };
