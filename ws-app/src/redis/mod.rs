@@ -995,9 +995,25 @@ fn drain(first: Ctl, ctl: &async_channel::Receiver<Ctl>) -> Vec<Ctl> {
     commands
 }
 
+/// The next (un)subscription or message. Queued (un)subscriptions come
+/// first (a cheap check), so a steady inbound stream cannot hold a new
+/// connection's subscription back; while none is queued, the stream is
+/// polled first.
+async fn next_event(
+    ctl: &async_channel::Receiver<Ctl>,
+    stream: &mut PubSubStream,
+) -> Either<Result<Ctl, async_channel::RecvError>, Option<::redis::Msg>> {
+    match ctl.try_recv() {
+        Ok(command) => Either::Left(Ok(command)),
+        Err(async_channel::TryRecvError::Closed) => Either::Left(Err(async_channel::RecvError)),
+        Err(async_channel::TryRecvError::Empty) => match race(stream.next(), ctl.recv()).await {
+            Either::Left(msg) => Either::Right(msg),
+            Either::Right(command) => Either::Left(command),
+        },
+    }
+}
+
 /// Delivers what other nodes publish; keeps the subscriptions; reconnects.
-/// (Un)subscriptions are served before messages, so that a steady inbound
-/// stream cannot hold a new connection's subscription back.
 #[allow(clippy::too_many_arguments)]
 async fn subscriber_task(
     shared: Arc<Shared>,
@@ -1014,7 +1030,7 @@ async fn subscriber_task(
     let mut malformed_logged = false;
     loop {
         let lost_because: String = match link.as_mut() {
-            Some((sink, stream)) => match race(ctl.recv(), stream.next()).await {
+            Some((sink, stream)) => match next_event(&ctl, stream).await {
                 Either::Right(Some(msg)) => {
                     match wire::decode_frame(msg.get_payload_bytes()) {
                         Ok(frame) if frame.node == shared.node_id => {
