@@ -19,8 +19,15 @@
 //! argument and run until killed.
 //!
 //! `bench/run.sh` runs everything; `docs/bench/README.md` has the figures.
+//!
+//! `wssoak` (issue 10) holds 10,000 connections against the `ws-app` demo
+//! and runs a mixed soak (chat traffic plus hostile peers); its client
+//! pieces are in [`client`], `bench/soak.sh` runs it and
+//! `docs/bench/soak.md` has the figures.
 
 #![forbid(unsafe_code)]
+
+pub mod client;
 
 use std::net::SocketAddr;
 
