@@ -68,6 +68,13 @@ pub(crate) trait ConnIo: Send {
         frame: &mut Option<CloseFrame>,
     ) -> Poll<Result<(), ws_runtime::Error>>;
     fn poll_without_reading(&mut self, cx: &mut Context<'_>);
+    /// `poll_send_ready`, then `start_feed` of what `message` holds: one
+    /// call for the common path of a handler's send.
+    fn poll_feed(
+        &mut self,
+        cx: &mut Context<'_>,
+        message: &mut Option<Message>,
+    ) -> Poll<Result<(), ws_runtime::Error>>;
 }
 
 impl<T: Transport, R: ws_runtime::Runtime> ConnIo for WebSocket<T, R> {
@@ -104,6 +111,18 @@ impl<T: Transport, R: ws_runtime::Runtime> ConnIo for WebSocket<T, R> {
 
     fn poll_without_reading(&mut self, cx: &mut Context<'_>) {
         Self::poll_without_reading(self, cx);
+    }
+
+    fn poll_feed(
+        &mut self,
+        cx: &mut Context<'_>,
+        message: &mut Option<Message>,
+    ) -> Poll<Result<(), ws_runtime::Error>> {
+        std::task::ready!(Self::poll_send_ready(self, cx))?;
+        match message.take() {
+            Some(message) => Poll::Ready(Self::start_feed(self, message.into_runtime())),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -286,18 +305,13 @@ impl Link {
         let Some(io) = self.io.as_mut() else {
             return Poll::Ready(Err(()));
         };
-        match io.poll_send_ready(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+        match io.poll_feed(cx, message) {
+            Poll::Ready(result) => Poll::Ready(result.map_err(|_| ())),
             Poll::Pending => {
                 add_waiter(&mut self.send_waiters, cx);
-                return Poll::Pending;
+                Poll::Pending
             }
         }
-        let Some(message) = message.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        Poll::Ready(io.start_feed(message.into_runtime()).map_err(|_| ()))
     }
 
     /// `flush` from the connection's own task: hands everything queued to
@@ -475,6 +489,7 @@ thread_local! {
 /// Runs `f` on the link of connection `key` if the calling code runs
 /// inside that connection's own task (its lifecycle is being polled on
 /// this thread); `None` otherwise.
+#[inline]
 pub(crate) fn with_link<T>(key: usize, f: impl FnOnce(&mut Link) -> T) -> Option<T> {
     CURRENT
         .try_with(|current| {

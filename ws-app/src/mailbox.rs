@@ -170,6 +170,7 @@ impl<T> Mailbox<T> {
 
     /// The next item without waiting. Takes no lock when the queue is
     /// empty and open.
+    #[inline]
     pub(crate) fn try_pop(&self) -> TryPop<T> {
         if self.len.load(Ordering::Acquire) == 0 && !self.closed.load(Ordering::Acquire) {
             return TryPop::Empty;
@@ -184,6 +185,7 @@ impl<T> Mailbox<T> {
 
     /// Whether nothing is queued (a hint without the lock: another task
     /// may push at any time).
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len.load(Ordering::Acquire) == 0
     }

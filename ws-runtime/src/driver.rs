@@ -108,6 +108,9 @@ pub(crate) struct Core<T, R: Runtime> {
     /// The latest clock reading: taken after every socket read, so that
     /// the messages parsed from one read share one clock read.
     now: Instant,
+    /// The clock reading [`handle_due_timers`](Self::handle_due_timers)
+    /// last checked the deadlines against.
+    timers_checked: Option<Instant>,
     pub(crate) conn: Connection,
     /// The reused receive buffer, allocated on the first read.
     buf: Option<RecvBuf<Box<[u8]>>>,
@@ -163,6 +166,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             rt,
             clock,
             now,
+            timers_checked: None,
             conn,
             buf: None,
             buf_size: config.read_buffer_size,
@@ -382,7 +386,15 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// clock reading (taken after every socket read: a peer that keeps the
     /// socket busy keeps it fresh), without waiting. Deadlines that pass
     /// while the socket is quiet are the timer's job ([`poll_timers`](Self::poll_timers)).
+    ///
+    /// Deadlines set since the last check lie in the future of that
+    /// reading, so until the clock is read again (after the next socket
+    /// read) there is nothing new to check: once per read, not per message.
     fn handle_due_timers(&mut self) {
+        if self.timers_checked == Some(self.now) {
+            return;
+        }
+        self.timers_checked = Some(self.now);
         if let Some(deadline) = self.conn.poll_timeout() {
             let now = self.now;
             if now >= deadline {
