@@ -1,7 +1,8 @@
 //! The broadcast layer: every message addressed by connection id, route or
 //! room goes through a [`Broker`]. The default, [`MemoryBroker`], delivers
-//! within this process; a cross-process backend (Redis pub/sub, say)
-//! implements the same trait, and no handler changes.
+//! within this process; a cross-process backend implements the same trait,
+//! and no handler changes: `ws_app::redis::RedisBroker` (feature `redis`)
+//! does it over Redis pub/sub.
 //!
 //! # How a backend plugs in
 //!
@@ -28,7 +29,8 @@
 //!   lock of the hub; the memory broker ignores them.
 //! - Listing connections ([`Hub::connections`](crate::Hub::connections),
 //!   [`Hub::room_members`](crate::Hub::room_members)) and room membership
-//!   are node-local.
+//!   are node-local; a backend may offer cluster-wide listings of its own
+//!   (the Redis one does).
 
 use std::fmt;
 use std::sync::{Mutex, Weak};
