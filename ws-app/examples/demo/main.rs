@@ -10,7 +10,9 @@
 //!
 //! It prints `ws-app demo listening on http://ADDR` once it accepts
 //! connections, and runs until killed. `WS_APP_DEMO_QUIET=1` silences the
-//! per-connection log lines.
+//! per-connection log lines. The library's own log records (a Redis outage,
+//! a slow consumer closed) go to stderr at `warn` and above; `RUST_LOG`
+//! changes the level (`RUST_LOG=ws_app=debug`).
 //!
 //! With the `redis` feature, `WS_DEMO_REDIS=redis://127.0.0.1:6379` puts
 //! broadcast, rooms and send-to-id through Redis pub/sub, so several demo
@@ -27,6 +29,15 @@ fn address() -> String {
         .nth(1)
         .or_else(|| std::env::var("WS_APP_DEMO_ADDR").ok())
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+}
+
+/// Sends the `log` records of ws-app and its crates to stderr (`warn` and
+/// above unless `RUST_LOG` says otherwise).
+fn init_logging() {
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Warn)
+        .parse_default_env()
+        .init();
 }
 
 fn quiet() -> bool {
@@ -70,6 +81,7 @@ async fn with_redis(app: ws_app::App) -> ws_app::App {
 
 #[cfg(feature = "tokio")]
 fn main() -> Result<(), ws_app::Error> {
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -89,6 +101,7 @@ fn main() -> Result<(), ws_app::Error> {
 
 #[cfg(all(feature = "smol", not(feature = "tokio")))]
 fn main() -> Result<(), ws_app::Error> {
+    init_logging();
     smol::block_on(async {
         let server = ws_app::Server::<ws_app::rt::Smol>::bind(
             with_redis(app::build(quiet())).await,
@@ -105,6 +118,7 @@ fn main() -> Result<(), ws_app::Error> {
 
 #[cfg(not(any(feature = "tokio", feature = "smol")))]
 fn main() {
+    init_logging();
     let _ = (address(), app::build(quiet()));
     eprintln!("the demo needs the `tokio` or the `smol` feature");
 }
