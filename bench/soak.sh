@@ -18,6 +18,7 @@ MODES=${MODES:-"hold soak"}
 PORT=${PORT:-9380}
 HOLD_CONNS=${HOLD_CONNS:-10000}
 HOLD_SECS=${HOLD_SECS:-60}
+HOLD_ROUNDS=${HOLD_ROUNDS:-2}
 HOLD_ACTIVE=${HOLD_ACTIVE:-100}
 HOLD_RATE=${HOLD_RATE:-1}
 SOAK_DURATION=${SOAK_DURATION:-600}
@@ -70,7 +71,7 @@ started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
 
-hold_cmd=("$BIN/wssoak" hold --addr "127.0.0.1:$PORT" --conns "$HOLD_CONNS" --hold "$HOLD_SECS"
+hold_cmd=("$BIN/wssoak" hold --addr "127.0.0.1:$PORT" --conns "$HOLD_CONNS" --hold "$HOLD_SECS" --rounds "$HOLD_ROUNDS"
     --active "$HOLD_ACTIVE" --rate "$HOLD_RATE" --markdown "$tmp/hold.md")
 soak_cmd=("$BIN/wssoak" soak --addr "127.0.0.1:$PORT" --duration "$SOAK_DURATION" --chat "$CHAT_CLIENTS"
     --rate "$CHAT_RATE" --attack-pause "$ATTACK_PAUSE" --markdown "$tmp/soak.md")
@@ -79,7 +80,7 @@ for mode in $MODES; do
     start_server
     echo "soak.sh: $mode against the demo (pid $server_pid) on 127.0.0.1:$PORT" >&2
     case $mode in
-    hold) cmd=("${hold_cmd[@]}") limit=$((HOLD_SECS + 400)) ;;
+    hold) cmd=("${hold_cmd[@]}") limit=$(((HOLD_SECS + 300) * HOLD_ROUNDS)) ;;
     soak) cmd=("${soak_cmd[@]}") limit=$((SOAK_DURATION + 400)) ;;
     *) echo "soak.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
@@ -100,7 +101,7 @@ $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ 
 $load_start. The machine is shared with other sessions compiling and testing, so
 timings and latencies are noisy; memory figures are not affected by that.
 
-Settings: \`MODES="$MODES" HOLD_CONNS=$HOLD_CONNS HOLD_SECS=$HOLD_SECS HOLD_ACTIVE=$HOLD_ACTIVE HOLD_RATE=$HOLD_RATE
+Settings: \`MODES="$MODES" HOLD_CONNS=$HOLD_CONNS HOLD_SECS=$HOLD_SECS HOLD_ROUNDS=$HOLD_ROUNDS HOLD_ACTIVE=$HOLD_ACTIVE HOLD_RATE=$HOLD_RATE
 SOAK_DURATION=$SOAK_DURATION CHAT_CLIENTS=$CHAT_CLIENTS CHAT_RATE=$CHAT_RATE ATTACK_PAUSE=$ATTACK_PAUSE bench/soak.sh\`
 
 The server is the demo (\`cargo build --release -p ws-app --example demo\`, tokio multi-thread
@@ -113,11 +114,11 @@ tokio runtime, loopback only, every loop bounded in count and time.
 ## How to reproduce
 
 \`\`\`sh
-bench/soak.sh                                   # both parts, about 14 minutes
+bench/soak.sh                                   # both parts, about 15 minutes
 SOAK_DURATION=60 HOLD_CONNS=2000 bench/soak.sh  # a quick run
 # by hand, against a demo you started (cargo run --release -p ws-app --example demo):
 ulimit -n 20000
-target/release/wssoak hold --addr 127.0.0.1:8080 --server-pid PID --conns 10000 --hold 60 --active 100
+target/release/wssoak hold --addr 127.0.0.1:8080 --server-pid PID --conns 10000 --hold 60 --rounds 2 --active 100
 target/release/wssoak soak --addr 127.0.0.1:8080 --server-pid PID --duration 600 --chat 50 --rate 2
 \`\`\`
 
@@ -128,11 +129,14 @@ EOF
 
 \`wssoak hold\`: $HOLD_CONNS connections on \`/web_socket\` (handshake done, greeting read),
 at most 64 handshakes at a time; held $HOLD_SECS s while the clients answer the server's
-keepalive pings; $HOLD_ACTIVE of them send $HOLD_RATE echo message/s each and check every echo.
-Server \`VmRSS\` (from \`/proc/PID/status\`) is read before, 5 s after the last connection
-opened, every 5 s during the hold and after every connection closed (close handshake). Per
-connection = (RSS with all open − RSS before) / connections. Kernel socket buffers are not in
-RSS and not counted.
+keepalive pings (one every 30 s per connection); $HOLD_ACTIVE of them send $HOLD_RATE echo
+message/s each and check every echo; then every connection closes with a close handshake.
+All of that $HOLD_ROUNDS times against the same server process. Server \`VmRSS\` (from
+\`/proc/PID/status\`) is read before each round, 5 s after its last connection opened, every
+5 s during the hold and after every connection closed. Per connection = (RSS with all open −
+RSS before the round) / connections. Kernel socket buffers are not in RSS and not counted.
+The allocator keeps what it freed (RSS does not fall after the close); a second round that
+stays within the first round's peak shows that memory is reused, not leaked.
 
 EOF
         cat "$tmp/hold.md"

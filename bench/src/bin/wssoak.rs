@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! wssoak hold --addr A --server-pid PID [--path /web_socket] [--conns 10000] [--hold S]
-//!             [--active N] [--rate R] [--parallel P] [--settle S] [--markdown FILE]
+//!             [--rounds R] [--active N] [--rate R] [--parallel P] [--settle S] [--markdown FILE]
 //! wssoak soak --addr A --server-pid PID [--duration 600] [--chat K] [--rate R] [--size N]
 //!             [--attack-pause S] [--no-attacks] [--sample S] [--handshake-timeout S]
 //!             [--keepalive S] [--close-timeout S] [--only TEXT] [--markdown FILE]
@@ -14,6 +14,8 @@
 //! `--hold` seconds answering the server's keepalive pings, and reports
 //! the server's `VmRSS` before, with every connection open, during the
 //! hold and after every connection closed: bytes per idle connection.
+//! `--rounds R` does it all R times on the same server: memory the
+//! allocator kept after round 1 must be reused, not grow.
 //! `--active N` of them send `--rate` echo messages a second each and
 //! check every echo. Every connection ends with a close handshake.
 //!
@@ -261,33 +263,169 @@ struct Hold {
     failures: Failures,
 }
 
-/// Holds `--conns` connections; bytes of server memory per connection.
+/// What one round of `hold` measured.
+struct Round {
+    connected: usize,
+    open_secs: f64,
+    rss_before: u64,
+    rss_open: u64,
+    rss_held: u64,
+    rss_max: u64,
+    rss_after: u64,
+    fds_open: usize,
+    fds_after: usize,
+    health_open: u64,
+    health_after: u64,
+    still_open: usize,
+    closed_clean: usize,
+    close_secs: f64,
+    sent: u64,
+    echoed: u64,
+    pongs: u64,
+}
+
+impl Round {
+    fn per_conn(&self, rss: u64) -> f64 {
+        rss.saturating_sub(self.rss_before) as f64 * 1024.0 / self.connected.max(1) as f64
+    }
+}
+
+/// Holds `--conns` connections, `--rounds` times on the same server;
+/// bytes of server memory per connection.
 async fn hold(opts: &Opts) -> Res<bool> {
     let addr = opts.addr();
     let pid = opts.pid();
     let path = opts.str("path", "/web_socket");
     let conns: usize = opts.num("conns", 10_000);
+    let rounds: usize = opts.num("rounds", 1);
     let hold_for = opts.secs("hold", 60.0);
     let active: usize = opts.num("active", 0);
     let rate: f64 = opts.num("rate", 1.0);
     let parallel: usize = opts.num("parallel", 64);
     let settle = opts.secs("settle", 5.0);
-    if conns == 0 || conns > 60_000 || active > conns || !(0.01..=1000.0).contains(&rate) {
-        usage("--conns must be 1..=60000, --active at most --conns, --rate 0.01..=1000");
+    if conns == 0
+        || conns > 60_000
+        || !(1..=20).contains(&rounds)
+        || active > conns
+        || !(0.01..=1000.0).contains(&rate)
+    {
+        usage(
+            "--conns must be 1..=60000, --rounds 1..=20, --active at most --conns, --rate 0.01..=1000",
+        );
     }
-
     let start = Instant::now();
     let samples = Rc::new(Samples::default());
     let health_before = health_connections(addr).await?;
-    let rss_before = samples
+    let rss_first = samples
         .take(pid, start)
         .ok_or("cannot read the server's VmRSS (wrong --server-pid?)")?;
-    let fds_before = fd_count(pid).unwrap_or(0);
+    let fds_first = fd_count(pid).unwrap_or(0);
+    let failures = Failures::default();
+    let mut results = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        let r = hold_round(
+            round,
+            addr,
+            pid,
+            &path,
+            (conns, active, rate, parallel),
+            (hold_for, settle),
+            health_before,
+            &samples,
+            start,
+            &failures,
+        )
+        .await?;
+        results.push(r);
+    }
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "{conns} connections on `{path}`, {rounds} round(s) on one server process, each held \
+         {:.0} s; {active} of them active at {rate} echo message/s; {}. Server VmRSS before the \
+         first round: {:.1} MiB ({fds_first} fds).\n",
+        hold_for.as_secs_f64(),
+        machine_line(),
+        mib(rss_first)
+    );
+    let _ = writeln!(
+        md,
+        "| round | opened (time) | VmRSS before | all open, after {:.0} s | end of the hold (max) | \
+         **bytes per connection** (all open / end of hold) | keepalive pings answered | echoes checked | \
+         clean closes (time) | VmRSS after all closed | fds open / after | /health open / after | errors |",
+        settle.as_secs_f64()
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut ok = failures.count.get() == 0;
+    for (n, r) in results.iter().enumerate() {
+        ok &= r.connected == conns && r.closed_clean == r.connected && r.still_open == r.connected;
+        let _ = writeln!(
+            md,
+            "| {} | {} ({:.1} s) | {:.1} MiB | {:.1} MiB | {:.1} MiB ({:.1} MiB) | **{:.0}** / {:.0} | {} | {} of {} | {} ({:.1} s) | {:.1} MiB | {} / {} | {} / {} | {} |",
+            n + 1,
+            r.connected,
+            r.open_secs,
+            mib(r.rss_before),
+            mib(r.rss_open),
+            mib(r.rss_held),
+            mib(r.rss_max),
+            r.per_conn(r.rss_open),
+            r.per_conn(r.rss_held),
+            r.pongs,
+            r.echoed,
+            r.sent,
+            r.closed_clean,
+            r.close_secs,
+            mib(r.rss_after),
+            r.fds_open,
+            r.fds_after,
+            r.health_open,
+            r.health_after,
+            if n + 1 == results.len() {
+                failures.count.get().to_string()
+            } else {
+                String::new()
+            },
+        );
+        println!(
+            "RESULT test=hold round={} conns={} rss_before_kib={} rss_open_kib={} rss_held_kib={} \
+             rss_after_kib={} bytes_per_conn={:.0} failures={}",
+            n + 1,
+            r.connected,
+            r.rss_before,
+            r.rss_open,
+            r.rss_held,
+            r.rss_after,
+            r.per_conn(r.rss_open),
+            failures.count.get()
+        );
+    }
+    for e in failures.first.borrow().iter() {
+        let _ = writeln!(md, "\nerror: {e}");
+    }
+    finish_report(opts, "hold", &md)?;
+    Ok(ok)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hold_round(
+    round: usize,
+    addr: SocketAddr,
+    pid: u32,
+    path: &str,
+    (conns, active, rate, parallel): (usize, usize, f64, usize),
+    (hold_for, settle): (Duration, Duration),
+    health_before: u64,
+    samples: &Samples,
+    start: Instant,
+    failures: &Failures,
+) -> Res<Round> {
+    let rss_before = samples.take(pid, start).unwrap_or(0);
     eprintln!(
-        "hold: server rss {:.1} MiB, {fds_before} fds; opening {conns} connections on {path}",
+        "hold round {round}: server rss {:.1} MiB; opening {conns} connections on {path}",
         mib(rss_before)
     );
-
     let state = Rc::new(Hold {
         connected: Cell::new(0),
         connect_failed: Cell::new(0),
@@ -304,12 +442,11 @@ async fn hold(opts: &Opts) -> Res<bool> {
     let mut tasks = Vec::with_capacity(conns);
     let open_start = Instant::now();
     for i in 0..conns {
-        let is_active = i < active;
         tasks.push(tokio::task::spawn_local(hold_conn(
             i,
             addr,
-            path.clone(),
-            is_active.then_some(period),
+            path.to_owned(),
+            (i < active).then_some(period),
             state.clone(),
             gate.clone(),
             close_rx.clone(),
@@ -323,7 +460,7 @@ async fn hold(opts: &Opts) -> Res<bool> {
     let open_secs = open_start.elapsed().as_secs_f64();
     let connected = state.connected.get();
     eprintln!(
-        "hold: {connected} connected, {} failed, in {open_secs:.1} s",
+        "hold round {round}: {connected} connected, {} failed, in {open_secs:.1} s",
         state.connect_failed.get()
     );
     sleep(settle).await;
@@ -331,16 +468,16 @@ async fn hold(opts: &Opts) -> Res<bool> {
     let fds_open = fd_count(pid).unwrap_or(0);
     let health_open = health_connections(addr).await.unwrap_or(0);
     eprintln!(
-        "hold: server rss {:.1} MiB with {connected} open ({health_open} by /health); holding {:.0} s",
+        "hold round {round}: server rss {:.1} MiB with {connected} open ({health_open} by /health); holding {:.0} s",
         mib(rss_open),
         hold_for.as_secs_f64()
     );
     let hold_end = Instant::now() + hold_for;
-    let mut max_rss = rss_open;
+    let mut rss_max = rss_open;
     while Instant::now() < hold_end {
         sleep(Duration::from_secs(5).min(hold_end.saturating_duration_since(Instant::now()))).await;
         if let Some(rss) = samples.take(pid, start) {
-            max_rss = max_rss.max(rss);
+            rss_max = rss_max.max(rss);
         }
     }
     let rss_held = samples.take(pid, start).unwrap_or(0);
@@ -361,89 +498,31 @@ async fn hold(opts: &Opts) -> Res<bool> {
     sleep(settle).await;
     let rss_after = samples.take(pid, start).unwrap_or(0);
     let fds_after = fd_count(pid).unwrap_or(0);
-
-    let per_conn =
-        |rss: u64| rss.saturating_sub(rss_before) as f64 * 1024.0 / connected.max(1) as f64;
-    let failures = state.failures.count.get();
-    let ok = failures == 0 && connected == conns && state.closed_clean.get() == connected;
-    let mut md = String::new();
-    let _ = writeln!(md, "| measure | value |\n|---|---|");
-    let mut row = |k: &str, v: String| {
-        let _ = writeln!(md, "| {k} | {v} |");
-    };
-    row(
-        "connections opened (route)",
-        format!("{connected} of {conns} (`{path}`)"),
-    );
-    row(
-        "time to open them",
-        format!("{open_secs:.1} s ({parallel} handshakes at a time)"),
-    );
-    row(
-        "active connections (echo, checked)",
-        format!(
-            "{active} at {rate} msg/s: {} sent, {} echoed",
-            state.sent.get(),
-            state.echoed.get()
-        ),
-    );
-    row(
-        "server VmRSS before",
-        format!("{:.1} MiB ({fds_before} fds)", mib(rss_before)),
-    );
-    row(
-        "server VmRSS with all open (after settle)",
-        format!(
-            "{:.1} MiB ({fds_open} fds, /health: {health_open})",
-            mib(rss_open)
-        ),
-    );
-    row(
-        &format!(
-            "server VmRSS at the end of the {:.0} s hold (max during)",
-            hold_for.as_secs_f64()
-        ),
-        format!("{:.1} MiB ({:.1} MiB)", mib(rss_held), mib(max_rss)),
-    );
-    row(
-        "**server memory per idle connection**",
-        format!(
-            "**{:.0} bytes** ({:.1} KiB; at the end of the hold: {:.0} bytes)",
-            per_conn(rss_open),
-            per_conn(rss_open) / 1024.0,
-            per_conn(rss_held)
-        ),
-    );
-    row(
-        "keepalive pings answered by the clients",
-        state.pongs.get().to_string(),
-    );
-    row(
-        "connections still open at the end of the hold",
-        format!("{still_open} of {connected}"),
-    );
-    row(
-        "clean close handshakes (1000 echoed)",
-        format!("{} in {close_secs:.1} s", state.closed_clean.get()),
-    );
-    row(
-        "server VmRSS after all closed",
-        format!(
-            "{:.1} MiB ({fds_after} fds, /health: {health_after})",
-            mib(rss_after)
-        ),
-    );
-    row("errors on well-behaved connections", failures.to_string());
     for e in state.failures.first.borrow().iter() {
-        let _ = writeln!(md, "| error | {e} |");
+        failures.add(format!("round {round}: {e}"));
     }
-    println!(
-        "RESULT test=hold conns={connected} rss_before_kib={rss_before} rss_open_kib={rss_open} \
-         rss_held_kib={rss_held} rss_after_kib={rss_after} bytes_per_conn={:.0} failures={failures}",
-        per_conn(rss_open)
-    );
-    finish_report(opts, "hold", &md)?;
-    Ok(ok)
+    for _ in state.failures.first.borrow().len() as u64..state.failures.count.get() {
+        failures.count.set(failures.count.get() + 1);
+    }
+    Ok(Round {
+        connected,
+        open_secs,
+        rss_before,
+        rss_open,
+        rss_held,
+        rss_max,
+        rss_after,
+        fds_open,
+        fds_after,
+        health_open,
+        health_after,
+        still_open,
+        closed_clean: state.closed_clean.get(),
+        close_secs,
+        sent: state.sent.get(),
+        echoed: state.echoed.get(),
+        pongs: state.pongs.get(),
+    })
 }
 
 async fn hold_conn(
