@@ -205,21 +205,38 @@ impl Link {
 
     /// What the receive loop produced: a data message for the handler, or
     /// bookkeeping (the peer's Close, the end of the connection).
+    #[inline]
     fn on_item(
         &mut self,
         conn: &ConnInner,
         item: Option<Result<ws_runtime::Message, ws_runtime::Error>>,
         cx: &Context<'_>,
     ) -> Option<Message> {
+        match item {
+            Some(Ok(ws_runtime::Message::Text(text))) => Some(Message::Text(text)),
+            Some(Ok(ws_runtime::Message::Binary(data))) => Some(Message::Binary(data)),
+            other => {
+                self.on_control(conn, other, cx);
+                None
+            }
+        }
+    }
+
+    /// The rest of [`on_item`](Self::on_item): control frames and the end.
+    #[cold]
+    fn on_control(
+        &mut self,
+        conn: &ConnInner,
+        item: Option<Result<ws_runtime::Message, ws_runtime::Error>>,
+        cx: &Context<'_>,
+    ) {
         let info = match item {
-            Some(Ok(ws_runtime::Message::Text(text))) => return Some(Message::Text(text)),
-            Some(Ok(ws_runtime::Message::Binary(data))) => return Some(Message::Binary(data)),
             Some(Ok(ws_runtime::Message::Close(frame))) => {
                 self.peer_close =
                     Some(frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS_RCVD, "")));
-                return None;
+                return;
             }
-            Some(Ok(_)) => return None,
+            Some(Ok(_)) => return,
             Some(Err(err)) => error_info(conn, err, self.peer_close.take()),
             None => {
                 let frame = self
@@ -242,7 +259,6 @@ impl Link {
         self.repoll = true;
         Self::wake(&mut self.recv_waiters, &mut self.repoll, cx);
         Self::wake(&mut self.send_waiters, &mut self.repoll, cx);
-        None
     }
 
     /// `receive` from the connection's own task: the inbox first (what the
