@@ -120,6 +120,8 @@ pub(crate) struct Core<T, R: Runtime> {
     timer: Option<R::Timer>,
     /// The deadline the timer is set to.
     armed: Option<std::time::Instant>,
+    /// The waker the timer was last polled with (it wakes that one).
+    timer_waker: Option<std::task::Waker>,
     /// A bound on the final flush once the connection is closed, so that a
     /// peer that stopped reading cannot hold the connection forever.
     linger: Option<Instant>,
@@ -174,6 +176,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             assembler: Assembler::default(),
             timer: None,
             armed: None,
+            timer_waker: None,
             linger: None,
             linger_expired: false,
             flush_deadline: None,
@@ -344,12 +347,27 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         // A timer armed at or before `at` stays where it is: the keepalive
         // and idle deadlines move later with every read, and moving a timer
         // costs a timer-wheel update, so it is left to fire early and then
-        // re-armed below. While it has not fired, the deadline has not come
-        // either: no clock read needed.
+        // re-armed below.
         if let (Some(timer), Some(armed)) = (&mut self.timer, self.armed)
             && armed <= at
         {
+            // Its instant has not come, and the last poll registered this
+            // task's waker: it is still armed to wake this task, and a clock
+            // read is all it takes to know. Polling it again would cost more
+            // per batch of messages (a tokio `Sleep` re-registers the waker
+            // and spends a unit of the task's budget on every poll).
+            let std_now = self.rt.now();
+            self.now = self.now.max(self.clock.instant(std_now));
+            if std_now < armed
+                && self
+                    .timer_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                return false;
+            }
             if timer.poll_elapsed(cx).is_pending() {
+                remember_waker(&mut self.timer_waker, cx);
                 return false;
             }
             self.armed = None;
@@ -365,6 +383,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             };
             self.armed = Some(at);
             if timer.poll_elapsed(cx).is_pending() {
+                remember_waker(&mut self.timer_waker, cx);
                 return false;
             }
             self.armed = None;
@@ -804,6 +823,14 @@ impl Outgoing {
             Self::Prepared(frame) => frame.as_bytes().len(),
             Self::Fragment { data, .. } => data.len(),
         }
+    }
+}
+
+/// Keeps a clone of `cx`'s waker in `slot` unless it already holds one
+/// that wakes the same task.
+fn remember_waker(slot: &mut Option<std::task::Waker>, cx: &Context<'_>) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *slot = Some(cx.waker().clone());
     }
 }
 
