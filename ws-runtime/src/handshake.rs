@@ -104,6 +104,46 @@ fn header_refs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
+/// The handshake deadline. The runtime's timer is created the first time
+/// the handshake has to wait: a request (or response) that is in the socket
+/// already, the common case, costs no timer (a boxed `Sleep` and a trip
+/// through the timer wheel on tokio).
+struct LazyTimer<R: Runtime> {
+    runtime: R,
+    deadline: std::time::Instant,
+    timer: Option<R::Timer>,
+}
+
+impl<R: Runtime> LazyTimer<R> {
+    fn new(runtime: R, deadline: std::time::Instant) -> Self {
+        Self {
+            runtime,
+            deadline,
+            timer: None,
+        }
+    }
+}
+
+impl<R: Runtime> Timer for LazyTimer<R> {
+    fn reset(&mut self, deadline: std::time::Instant) {
+        self.deadline = deadline;
+        if let Some(timer) = &mut self.timer {
+            timer.reset(deadline);
+        }
+    }
+
+    fn poll_elapsed(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let Self {
+            runtime,
+            deadline,
+            timer,
+        } = self;
+        timer
+            .get_or_insert_with(|| runtime.timer(*deadline))
+            .poll_elapsed(cx)
+    }
+}
+
 /// Reads once, failing with [`Error::HandshakeTimeout`] when `timer` fires
 /// first.
 async fn read_some<T: Transport, Tm: Timer>(
@@ -237,7 +277,7 @@ where
     R: Runtime,
     F: FnOnce(&Request<'_, '_>) -> Result<Accept, Reject>,
 {
-    let mut timer = runtime.timer(runtime.now() + config.handshake_timeout);
+    let mut timer = LazyTimer::new(runtime.clone(), runtime.now() + config.handshake_timeout);
     let (input, head_len) = match read_head(&mut io, &mut timer, config).await? {
         Ok(head) => head,
         Err(err) => {
@@ -245,12 +285,52 @@ where
             return Err(err.into());
         }
     };
-    let mut headers = vec![EMPTY_HEADER; MAX_HEADER_SLOTS];
-    let decision = match server::parse_request_with(
-        &config.request_limits,
-        &input[..head_len],
-        &mut headers,
-    ) {
+    let decision = decide(config, &input[..head_len], callback);
+    match decision {
+        Ok((response, Ok((subprotocol, deflate)))) => {
+            write_all(&mut io, &mut timer, &response).await?;
+            let mut ws =
+                WebSocket::from_parts(io, Role::Server, config, runtime, &input[head_len..]);
+            ws.set_subprotocol(subprotocol);
+            if let (Some(params), Some(deflate)) = (deflate, config.deflate.as_ref()) {
+                ws.enable_deflate(params, deflate);
+            }
+            Ok(ws)
+        }
+        Ok((response, Err(status))) => {
+            write_all(&mut io, &mut timer, &response).await?;
+            let _ = poll_fn(|cx| io.poll_shutdown(cx)).await;
+            Err(Error::Rejected { status })
+        }
+        Err(err) => {
+            write_all(&mut io, &mut timer, &server::reject_error_vec(&err)).await?;
+            Err(err.into())
+        }
+    }
+}
+
+/// What the server answers to the request head `head`: the response
+/// bytes, and the subprotocol and permessage-deflate parameters when it
+/// accepts (the status when `callback` rejects). Not async, so the header
+/// slots live on this call's stack, not in the handshake future, and cost
+/// no allocation.
+#[allow(clippy::type_complexity)]
+fn decide<F>(
+    config: &WebSocketConfig,
+    head: &[u8],
+    callback: F,
+) -> Result<
+    (
+        Vec<u8>,
+        Result<(Option<String>, Option<ws_proto::deflate::DeflateParams>), u16>,
+    ),
+    HandshakeError,
+>
+where
+    F: FnOnce(&Request<'_, '_>) -> Result<Accept, Reject>,
+{
+    let mut headers = [EMPTY_HEADER; MAX_HEADER_SLOTS];
+    match server::parse_request_with(&config.request_limits, head, &mut headers) {
         Ok(Status::Complete((request, _))) => match callback(&request) {
             Ok(accept) => {
                 let extra = header_refs(&accept.headers);
@@ -278,27 +358,6 @@ where
         // The head reader found the end of the head; the parser agrees.
         Ok(Status::Partial) => Err(HandshakeError::MalformedHttp),
         Err(err) => Err(err),
-    };
-    match decision {
-        Ok((response, Ok((subprotocol, deflate)))) => {
-            write_all(&mut io, &mut timer, &response).await?;
-            let mut ws =
-                WebSocket::from_parts(io, Role::Server, config, runtime, &input[head_len..]);
-            ws.set_subprotocol(subprotocol);
-            if let (Some(params), Some(deflate)) = (deflate, config.deflate.as_ref()) {
-                ws.enable_deflate(params, deflate);
-            }
-            Ok(ws)
-        }
-        Ok((response, Err(status))) => {
-            write_all(&mut io, &mut timer, &response).await?;
-            let _ = poll_fn(|cx| io.poll_shutdown(cx)).await;
-            Err(Error::Rejected { status })
-        }
-        Err(err) => {
-            write_all(&mut io, &mut timer, &server::reject_error_vec(&err)).await?;
-            Err(err.into())
-        }
     }
 }
 
@@ -375,7 +434,7 @@ pub async fn connect_with<T: Transport, R: Runtime>(
         .extra_headers(&extra)
         .limits(config.request_limits);
     let request = handshake.encode_vec()?;
-    let mut timer = runtime.timer(runtime.now() + config.handshake_timeout);
+    let mut timer = LazyTimer::new(runtime.clone(), runtime.now() + config.handshake_timeout);
     write_all(&mut io, &mut timer, &request).await?;
     let (input, head_len) = read_head(&mut io, &mut timer, config).await??;
     let mut headers = vec![EMPTY_HEADER; MAX_HEADER_SLOTS];
