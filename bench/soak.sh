@@ -66,7 +66,9 @@ tmp=$(mktemp -d)
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (work tree with uncommitted changes)"; fi
+# Uncommitted changes to tracked files (other than this run's output) at build time.
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | awk '{print $2}' | grep -v '^docs/' | tr '\n' ' ' || true)
+if [ -n "$dirty" ]; then commit="$commit, plus uncommitted changes to: $dirty"; fi
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
