@@ -132,8 +132,8 @@ impl ConnInner {
         true
     }
 
-    /// Marks closing without queueing a Close (the writer sends it itself:
-    /// slow-consumer close). `false` if closing had begun already.
+    /// Marks closing without queueing a Close (the connection task sends
+    /// it itself: slow-consumer close). `false` if closing had begun already.
     pub(crate) fn begin_close_out_of_band(&self, code: CloseCode, reason: &str) -> bool {
         {
             let mut state = self.state();
@@ -179,8 +179,14 @@ impl ConnInner {
 ///
 /// [`send_text`](Self::send_text), [`send_bytes`](Self::send_bytes),
 /// [`send_json`](Self::send_json) queue a message for this connection, in
-/// call order, and wait while its outbound queue is full (backpressure from
-/// a slow client slows its own handler only). They fail with
+/// call order, and wait while it cannot take more (backpressure from a slow
+/// client slows its own handler only). Called from the connection's own
+/// task (its handler, `on_connect`), they feed the socket's send buffer
+/// directly and wait while it is at its watermark
+/// ([`ws_runtime::ws_proto::Config::send_buffer_watermark`]); called from
+/// any other task, they go through the connection's bounded outbound queue
+/// ([`AppConfig::outbound_capacity`](crate::AppConfig::outbound_capacity))
+/// and wait while it is full. They fail with
 /// [`Error::Closed`] once closing has begun. [`broadcast`](Self::broadcast),
 /// room sends and [`Hub`] sends never wait: see
 /// [`SlowConsumer`](crate::SlowConsumer). Everything sent to one
@@ -305,7 +311,7 @@ impl Ws {
     // ------------------------------------------------------------ sending
 
     /// Queues `message` (text or binary) for this connection, waiting while
-    /// its outbound queue is full.
+    /// it cannot take more (see [Sending](Self#sending)).
     pub async fn send(&self, message: impl Into<Message>) -> Result<()> {
         let inner = &*self.inner;
         if inner.is_closing() {
