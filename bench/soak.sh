@@ -122,6 +122,7 @@ SOAK_DURATION=60 HOLD_CONNS=2000 bench/soak.sh  # a quick run
 ulimit -n 20000
 target/release/wssoak hold --addr 127.0.0.1:8080 --server-pid PID --conns 10000 --hold 60 --rounds 2 --active 100
 target/release/wssoak soak --addr 127.0.0.1:8080 --server-pid PID --duration 600 --chat 50 --rate 2
+target/release/wssoak soak --addr 127.0.0.1:8080 --server-pid PID --duration 60 --chat 4 --only "never reads"  # one attack
 \`\`\`
 
 EOF
