@@ -157,13 +157,14 @@ and one acknowledgement per message sent; any other message, any close it did no
 any I/O error is an error. Afterwards the clients stop, wait for everything in flight, close
 with 1000 (and must get 1000 back), and \`GET /health\` must count no connections left.
 
-Meanwhile, seven attacker loops run side by side, each one connection at a time with
+Meanwhile, eight attacker loops run side by side, each one connection at a time with
 $ATTACK_PAUSE s between attempts (3× that for floods, 5× for the non-reader): malformed frames
-on \`/chat\` (cycling through the list below), fragment and ping floods, bad handshakes,
-two slowloris heads, a peer that never reads (a pump sends 16 KiB messages to \`/notifications\`
-until the server's \`delivered_to\` count shows the non-reader unregistered, then the
-non-reader's socket must end), and a silent peer that never answers a ping nor the server's
-close. Each attempt is checked against its expected outcome. Attempts cut short by the end of
+on \`/chat\` (cycling through the list below), fragment floods and a ping flood written
+without reading, bad handshakes, two slowloris heads, a peer that never reads (a pump sends
+16 KiB messages to \`/notifications\` until the server's \`delivered_to\` count shows the
+non-reader unregistered, then the non-reader's socket must end without it answering the
+close), a silent peer that never answers a ping, and a peer that ignores the server's close
+after a protocol error. Each attempt is checked against its expected outcome. Attempts cut short by the end of
 the run are not counted.
 
 EOF
