@@ -31,15 +31,15 @@ impl MaskKey {
 
 /// XORs `buf` with `key`, where `buf[0]` is byte `offset` of the frame's
 /// payload. Applying it twice restores the input.
+#[inline]
 pub fn apply_mask(buf: &mut [u8], key: MaskKey, offset: usize) {
     let key = rotate(key.0, offset);
-    // A prefix done with AVX2 where available; the word loop does the rest,
-    // from the key phase where the prefix stopped.
+    // All of it with AVX2 where available (from 32 bytes); otherwise, and
+    // for shorter inputs, the word loop.
     #[cfg(all(feature = "std", target_arch = "x86_64", not(ws_proto_disable_simd)))]
-    let (buf, key) = {
-        let done = simd::mask_prefix(buf, key);
-        (&mut buf[done..], rotate(key, done))
-    };
+    if simd::mask(buf, key) {
+        return;
+    }
     apply_mask_words(buf, key);
 }
 
@@ -54,25 +54,48 @@ fn rotate(key: [u8; 4], n: usize) -> [u8; 4] {
         .to_le_bytes()
 }
 
-/// The portable loop: 8-byte words, then the remaining bytes; `key` is
-/// already rotated to `buf[0]`'s phase.
+/// The portable loop: 8-byte words, then the last 8 bytes as one
+/// overlapping word (or, below 8 bytes, a 4-byte word and single bytes);
+/// `key` is already rotated to `buf[0]`'s phase.
+#[inline]
 fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
     // `buf` may be unaligned; words are loaded with from_ne_bytes, so
     // alignment does not matter and the byte order of the key word matches
     // the byte order of the data word.
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
+    // The key twice, in memory order whatever the byte order: both
+    // halves of the word hold the same four bytes. (Built from eight
+    // bytes, it compiled to a dozen shifts and ors on every call.)
+    let word = |key: [u8; 4]| {
+        let half = u64::from(u32::from_ne_bytes(key));
+        half | half << 32
+    };
+    let len = buf.len();
+    if len < 8 {
+        let (head, rest) = buf.split_at_mut(len & !3);
+        if let Ok(bytes) = <&mut [u8; 4]>::try_from(head) {
+            *bytes = (u32::from_ne_bytes(*bytes) ^ u32::from_ne_bytes(key)).to_ne_bytes();
+        }
+        for (i, byte) in rest.iter_mut().enumerate() {
+            *byte ^= key[i % 4];
+        }
+        return;
+    }
+    // The last 8 bytes, masked from the input before the loop writes any
+    // of them and stored after it: the bytes they share with the last
+    // whole word get the same value twice. No byte-wise remainder.
+    let tail_at = len - 8;
+    let Ok(tail) = <[u8; 8]>::try_from(&buf[tail_at..]) else {
+        return;
+    };
+    let tail = (u64::from_ne_bytes(tail) ^ word(rotate(key, tail_at))).to_ne_bytes();
+    let word = word(key);
+    for chunk in buf.chunks_exact_mut(8) {
         let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) else {
             continue;
         };
         *bytes = (u64::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
     }
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
-    }
+    buf[tail_at..].copy_from_slice(&tail);
 }
 
 #[cfg(test)]
@@ -122,6 +145,7 @@ mod tests {
         // words and the bytes of both paths.
         let key = [0xa1, 0x5c, 0x03, 0xfe];
         for len in 0..=400 {
+            // (all lengths 0..=400, odd starts, every key phase)
             for offset in 0..4 {
                 let data: [u8; 401] = core::array::from_fn(|i| (i * 13 + 5) as u8);
                 let mut fast = data;
@@ -131,6 +155,11 @@ mod tests {
                 assert_eq!(fast, slow, "len {len} offset {offset}");
                 let mut words = data;
                 apply_mask_words(&mut words[1..=len], rotate(key, offset));
+                assert_eq!(words, slow, "word loop, len {len} offset {offset}");
+                let mut words = data;
+                apply_mask_words(&mut words[len % 8..len], rotate(key, offset));
+                let mut slow = data;
+                naive(&mut slow[len % 8..len], key, offset);
                 assert_eq!(words, slow, "word loop, len {len} offset {offset}");
             }
         }
