@@ -32,6 +32,57 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// What [`validate_short`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Short {
+    Valid,
+    /// Valid up to a sequence at this index that the input ends inside.
+    Incomplete(usize),
+    /// Not a prefix of valid UTF-8.
+    Invalid,
+}
+
+/// Validates `bytes` as UTF-8 (Unicode 15 table 3-7, the same rules as
+/// `core::str::from_utf8`): runs of ASCII by 8-byte words, multi-byte
+/// sequences by their lead byte's allowed second-byte range.
+fn validate_short(bytes: &[u8]) -> Short {
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(Ok(word)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from)
+            && u64::from_ne_bytes(word) & HIGH == 0
+        {
+            i += 8;
+            continue;
+        }
+        let lead = bytes[i];
+        if lead < 0x80 {
+            i += 1;
+            continue;
+        }
+        let (len, low, high) = match lead {
+            0xc2..=0xdf => (2, 0x80, 0xbf),
+            0xe0 => (3, 0xa0, 0xbf),
+            0xe1..=0xec | 0xee..=0xef => (3, 0x80, 0xbf),
+            0xed => (3, 0x80, 0x9f), // no surrogates
+            0xf0 => (4, 0x90, 0xbf),
+            0xf1..=0xf3 => (4, 0x80, 0xbf),
+            0xf4 => (4, 0x80, 0x8f), // nothing above U+10FFFF
+            _ => return Short::Invalid,
+        };
+        for k in 1..len {
+            let (low, high) = if k == 1 { (low, high) } else { (0x80, 0xbf) };
+            match bytes.get(i + k) {
+                None => return Short::Incomplete(i),
+                Some(&b) if (low..=high).contains(&b) => {}
+                Some(_) => return Short::Invalid,
+            }
+        }
+        i += len;
+    }
+    Short::Valid
+}
+
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
@@ -60,10 +111,23 @@ impl Utf8Validator {
             }
             chunk = &chunk[take..];
         }
-        // Short ASCII chunks (most chat and JSON messages): two or three
-        // word tests, where the general check costs a call and a setup.
-        if chunk.len() <= SHORT && chunk.is_ascii() {
-            return Ok(());
+        // Short chunks (most chat and JSON messages): ASCII by words, the
+        // rest by a small inline loop, where the general check costs a
+        // call, a setup and (below 64 bytes) `core::str::from_utf8`.
+        if chunk.len() <= SHORT {
+            if chunk.is_ascii() {
+                return Ok(());
+            }
+            return match validate_short(chunk) {
+                Short::Valid => Ok(()),
+                Short::Incomplete(at) => {
+                    let tail = &chunk[at..];
+                    self.pending[..tail.len()].copy_from_slice(tail);
+                    self.pending_len = tail.len() as u8;
+                    Ok(())
+                }
+                Short::Invalid => Err(Utf8Error),
+            };
         }
         match simdutf8::compat::from_utf8(chunk) {
             Ok(_) => Ok(()),
@@ -154,6 +218,48 @@ mod tests {
         for (text, at) in INVALID {
             assert_eq!(whole(text), Err(Utf8Error), "{text:?}");
             assert_eq!(first_failure_bytewise(text), Some(*at), "{text:?}");
+        }
+    }
+
+    /// `validate_short` against `core::str::from_utf8` on every one- and
+    /// two-byte input and on three- and four-byte inputs built from the
+    /// boundary values of every range, behind ASCII prefixes of 0..=9 bytes
+    /// (so the word and byte paths both reach every sequence).
+    #[test]
+    fn s8_1_short_validator_agrees_with_core() {
+        fn core_says(bytes: &[u8]) -> Short {
+            match core::str::from_utf8(bytes) {
+                Ok(_) => Short::Valid,
+                Err(e) if e.error_len().is_none() => Short::Incomplete(e.valid_up_to()),
+                Err(_) => Short::Invalid,
+            }
+        }
+        const EDGES: [u8; 14] = [
+            0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xe0, 0xf4, 0xff,
+        ];
+        let mut inputs: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        for a in 0..=255u8 {
+            inputs.push(std::vec![a]);
+            for b in 0..=255u8 {
+                inputs.push(std::vec![a, b]);
+            }
+            for b in EDGES {
+                for c in EDGES {
+                    inputs.push(std::vec![a, b, c]);
+                    for d in EDGES {
+                        inputs.push(std::vec![a, b, c, d]);
+                    }
+                }
+            }
+        }
+        for input in &inputs {
+            for prefix in [0, 1, 7, 8, 9] {
+                let mut bytes = std::vec![b'a'; prefix];
+                bytes.extend_from_slice(input);
+                assert_eq!(validate_short(&bytes), core_says(&bytes), "{bytes:x?}");
+                bytes.extend_from_slice(b"tail ascii");
+                assert_eq!(validate_short(&bytes), core_says(&bytes), "{bytes:x?}");
+            }
         }
     }
 
