@@ -5,6 +5,12 @@
 //! in-memory pipes, with a fake clock that jumps to the next deadline.
 //! [`Pair::filter`] alters bytes in flight (rustls' `transfer_altered`), to
 //! flip mask bits or truncate frames.
+//! [`CountingAlloc`] is a global allocator that counts live heap bytes and
+//! their peak, for tests that bound what an attack makes the code allocate.
+
+mod alloc_counter;
+
+pub use alloc_counter::CountingAlloc;
 
 use ws_proto::{
     Config, Connection, Event, Instant, Lifecycle, Message, MessageAssembler, NoMaskKeys, RecvBuf,

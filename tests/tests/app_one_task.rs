@@ -17,6 +17,32 @@ async fn serve(app: App) -> ServerHandle {
         .spawn()
 }
 
+/// Serves `app` and connects a client to its route `path`.
+async fn serve_and_connect(
+    app: App,
+    path: &str,
+) -> (
+    ServerHandle,
+    ws_runtime_tokio::WebSocket<ws_runtime_tokio::MaybeTlsStream>,
+) {
+    let server = serve(app).await;
+    let url = format!("ws://{}{path}", server.local_addr());
+    let client = ws_runtime_tokio::connect(&url).await.expect("connect");
+    (server, client)
+}
+
+/// Closes `client` with a clean closing handshake, then stops `server`.
+async fn close_and_shutdown<S: ws_runtime::Transport>(
+    mut client: ws_runtime::WebSocket<S, ws_runtime_tokio::Runtime>,
+    server: ServerHandle,
+) {
+    client
+        .close(CloseCode::NORMAL, "")
+        .await
+        .expect("clean close");
+    server.shutdown();
+}
+
 async fn next_text<S: ws_runtime::Transport>(
     client: &mut ws_runtime::WebSocket<S, ws_runtime_tokio::Runtime>,
 ) -> String {
@@ -48,9 +74,7 @@ async fn receive_and_send_from_another_task() {
         let _ = task.await;
         Ok::<(), ws_app::Error>(())
     });
-    let server = serve(app).await;
-    let url = format!("ws://{}/relay", server.local_addr());
-    let mut client = ws_runtime_tokio::connect(&url).await.expect("connect");
+    let (server, mut client) = serve_and_connect(app, "/relay").await;
     for i in 0..200 {
         client
             .feed(Message::text(format!("m{i}")))
@@ -61,11 +85,7 @@ async fn receive_and_send_from_another_task() {
     for i in 0..200 {
         assert_eq!(next_text(&mut client).await, format!("re:m{i}"));
     }
-    client
-        .close(CloseCode::NORMAL, "")
-        .await
-        .expect("clean close");
-    server.shutdown();
+    close_and_shutdown(client, server).await;
 }
 
 /// What another task queued for a connection (here a broadcast to its own
@@ -82,9 +102,7 @@ async fn queued_before_direct_send_keeps_order() {
         }
     }
     let _ = app.websocket("/order", order);
-    let server = serve(app).await;
-    let url = format!("ws://{}/order", server.local_addr());
-    let mut client = ws_runtime_tokio::connect(&url).await.expect("connect");
+    let (server, mut client) = serve_and_connect(app, "/order").await;
     for i in 0..50 {
         client
             .send(Message::text(format!("{i}")))
@@ -93,11 +111,7 @@ async fn queued_before_direct_send_keeps_order() {
         assert_eq!(next_text(&mut client).await, format!("broadcast:{i}"));
         assert_eq!(next_text(&mut client).await, format!("direct:{i}"));
     }
-    client
-        .close(CloseCode::NORMAL, "")
-        .await
-        .expect("clean close");
-    server.shutdown();
+    close_and_shutdown(client, server).await;
 }
 
 /// A handler that never receives: its sends go out, and the connection
@@ -115,9 +129,7 @@ async fn handler_that_never_receives_still_closes_cleanly() {
         assert_eq!(info.code, CloseCode::NORMAL);
         Ok::<(), ws_app::Error>(())
     });
-    let server = serve(app).await;
-    let url = format!("ws://{}/push", server.local_addr());
-    let mut client = ws_runtime_tokio::connect(&url).await.expect("connect");
+    let (server, mut client) = serve_and_connect(app, "/push").await;
     for i in 0..20 {
         assert_eq!(next_text(&mut client).await, format!("push {i}"));
     }

@@ -2,9 +2,6 @@
 //! negotiation, compressed messages with and without context takeover,
 //! fragmentation, and hostile input (bombs, corrupt data, misplaced RSV1).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ws_proto::deflate::{DeflateConfig, DeflateParams};
 use ws_proto::handshake::Extensions;
 use ws_proto::{
@@ -14,31 +11,8 @@ use ws_proto::{
 use ws_tests::{Direction, Observed, Pair};
 
 /// Counts live heap bytes and the peak, to bound a decompression bomb.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwards to the system allocator with the same layout.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static A: ws_tests::CountingAlloc = ws_tests::CountingAlloc::new();
 
 /// Negotiates like a handshake would: the client's offer, the server's
 /// choice, the client's validation of the answer.
@@ -192,8 +166,8 @@ fn rfc7692_8_decompression_bomb_stops_at_the_limit() {
     let mut server = ws_tests::connection(Role::Server, server_config, Instant::ZERO);
     server.enable_deflate(server_params, &config);
     let mut buf = RecvBuf::with_capacity(16 * 1024);
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = A.live();
+    A.reset_peak(base);
     let mut delivered = 0usize;
     let mut rest = &wire[..];
     while !rest.is_empty() && !server.is_closed() {
@@ -205,7 +179,7 @@ fn rfc7692_8_decompression_bomb_stops_at_the_limit() {
             }
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = A.peak() - base;
     let mut failure = None;
     while let Some(event) = server.poll_event() {
         if let Lifecycle::Failed(err) = event {

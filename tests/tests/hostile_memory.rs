@@ -7,51 +7,26 @@
 
 mod hostile_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hostile_common::{AppServer, Peer, RawServer, echo_app, header};
 use ws_runtime_tokio::WebSocketConfig;
 
 /// Counts live heap bytes and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwards to the system allocator with the same layout.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static A: ws_tests::CountingAlloc = ws_tests::CountingAlloc::new();
 
 /// One measurement at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// How far the peak of live heap bytes rose above the level before `run`.
 fn peak_growth(run: impl FnOnce()) -> usize {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = A.live();
+    A.reset_peak(before);
     run();
-    PEAK.load(Ordering::Relaxed).saturating_sub(before)
+    A.peak().saturating_sub(before)
 }
 
 /// The bound on the growth when the declaration is over the limit: the
