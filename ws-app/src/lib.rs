@@ -87,10 +87,14 @@
 //! 1. The upgrade request arrives. The [guard](Route::guard), if any, sees
 //!    path, query, headers and origin and accepts (maybe choosing a
 //!    subprotocol) or refuses with an HTTP status. No `101` is sent before.
-//! 2. After the `101` the connection is registered in the [`Hub`] (its
-//!    route, and later its rooms) and `on_connect` runs; its returned
-//!    `Some(text)` goes out as a text message (`Some("")` as an empty one),
-//!    before any broadcast that arrived meanwhile.
+//! 2. The connection is registered in the [`Hub`] (its route, and later
+//!    its rooms) just before its `101` is written, so anything sent to it
+//!    once the client has seen the `101` reaches it. After the `101`,
+//!    `on_connect` runs; its returned `Some(text)` goes out as a text
+//!    message (`Some("")` as an empty one), before any broadcast that
+//!    arrived meanwhile (since the registration). A handshake that fails
+//!    after the registration takes the connection out again; no callback
+//!    runs for it.
 //! 3. The handler runs. When it returns `Ok` the connection is closed with
 //!    1000; `Err` or a panic closes it with 1011 (and is logged with the
 //!    `log` crate). If the client leaves first, `receive_*` returns

@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use ws_runtime::{Accept, CloseCode, Reject};
+use ws_runtime::{Accept, CloseCode, Initiator, Reject};
 
 use crate::AppConfig;
 use crate::app::{App, HttpFn, Upgrade, WsRouteDef};
 use crate::conn::{self, Limits, Link};
 use crate::deps::Scope;
-use crate::error::{Error, Result};
+use crate::error::{CloseInfo, Error, Result};
 use crate::http::{HeadError, HttpRequest, Method, Response, find_head_end, parse_head};
 use crate::hub::{Hub, Outbox};
 use crate::id::RouteId;
@@ -630,19 +630,68 @@ async fn upgrade<R: rt::Runtime>(
             }
         }
     };
+    // The connection exists, and is in the hub, before its 101 is written:
+    // whatever is sent to it (by route, room or id) once the client can
+    // see the 101 reaches it. Fan-out items are held until on_connect has
+    // run, so they go out after the 101 and after its greeting.
+    let conn = decision.as_ref().ok().map(|accept| {
+        let config = &shared.config;
+        let outbox = Arc::new(Outbox::new(config.outbound_capacity, config.slow_consumer));
+        Arc::new(ConnInner::new(
+            route.id.clone(),
+            head.clone(),
+            accept.selected_subprotocol().map(str::to_owned),
+            route.scope.clone(),
+            shared.hub.clone(),
+            outbox,
+            config.inbound_capacity,
+        ))
+    });
     let abort = io.abort_handle();
     io.unread(buf);
-    let accept = ws_runtime::accept_with(io, runtime, &shared.config.websocket, move |_| decision);
+    let hub = &shared.hub;
+    let to_register = conn.clone();
+    // Registered once the request is parsed and the guard accepted it,
+    // right before the 101 is written.
+    let accept = ws_runtime::accept_with(io, runtime, &shared.config.websocket, move |_| {
+        if let Some(conn) = &to_register {
+            hub.register(conn);
+        }
+        decision
+    });
     let ws = match race(accept, shared.shutdown.wait()).await {
         Either::Left(Ok(ws)) => ws,
         Either::Left(Err(err)) => {
             log::debug!("upgrade to {} refused: {err}", route.id);
+            if let Some(conn) = conn {
+                forget(&conn);
+            }
             return;
         }
-        Either::Right(()) => return,
+        Either::Right(()) => {
+            if let Some(conn) = conn {
+                forget(&conn);
+            }
+            return;
+        }
     };
-    run_connection::<R>(shared, route, ws, head, abort).await;
+    let Some(conn) = conn else {
+        // Unreachable: a 101 means the guard accepted.
+        return;
+    };
+    run_connection::<R>(shared, route, conn, ws, abort).await;
     drop(slot);
+}
+
+/// A connection whose handshake failed (or lost to a shutdown) after it
+/// was registered: out of the hub again, its queues closed; no on_close.
+fn forget(conn: &ConnInner) {
+    conn.finish(CloseInfo::new(
+        CloseCode::ABNORMAL_CLOSURE,
+        "handshake not completed",
+        Initiator::Local,
+        false,
+    ));
 }
 
 /// `403` for an upgrade whose `Origin` is not on the allow-list.
@@ -665,27 +714,17 @@ fn refuse_origin(config: &AppConfig, head: &RequestHead) -> Option<Response> {
 }
 
 /// A connection after its `101`: the tasks, the callbacks, the handler.
+/// `conn` is in the hub already (see [`upgrade`]).
 async fn run_connection<R: rt::Runtime>(
     shared: Arc<Shared>,
     route: Arc<WsRoute>,
+    conn: Arc<ConnInner>,
     ws: ws_runtime::WebSocket<ServerStream<R::Stream>, R::Rt>,
-    head: Arc<RequestHead>,
     abort: Arc<AbortHandle>,
 ) {
     let runtime = R::runtime();
     let config = &shared.config;
-    let subprotocol = ws.subprotocol().map(str::to_owned);
-    let outbox = Arc::new(Outbox::new(config.outbound_capacity, config.slow_consumer));
-    let conn = Arc::new(ConnInner::new(
-        route.id.clone(),
-        head,
-        subprotocol,
-        route.scope.clone(),
-        shared.hub.clone(),
-        outbox,
-        config.inbound_capacity,
-    ));
-    shared.hub.register(&conn);
+    debug_assert_eq!(conn.subprotocol.as_deref(), ws.subprotocol());
     if shared.shutdown.is_set() {
         // Registered after the shutdown's `close_all`: close it here.
         conn.begin_close(CloseCode::GOING_AWAY, "server shutting down");

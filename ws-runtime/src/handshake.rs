@@ -56,6 +56,12 @@ impl Accept {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// The subprotocol selected with [`subprotocol`](Self::subprotocol):
+    /// the one the connection speaks if the handshake succeeds.
+    pub fn selected_subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
 }
 
 /// A server's decision to refuse an upgrade with an HTTP response; no 101
