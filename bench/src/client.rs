@@ -394,8 +394,8 @@ fn complete_response(response: &[u8]) -> bool {
     length.is_some_and(|len| response.len() >= end + 4 + len)
 }
 
-/// VmRSS of process `pid`, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
+/// VmRSS of process `pid` (a number, or `"self"`), in KiB.
+pub fn rss_kib(pid: impl std::fmt::Display) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -406,9 +406,10 @@ pub fn fd_count(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
-/// utime + stime of process `pid`, in seconds.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
+/// utime + stime of process `pid` (a number, or `"self"`), in seconds.
+pub fn cpu_seconds(pid: impl std::fmt::Display) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;

@@ -24,11 +24,14 @@
 //! and runs a mixed soak (chat traffic plus hostile peers); its client
 //! pieces are in [`client`], `bench/soak.sh` runs it and
 //! `docs/bench/soak.md` has the figures.
+//!
+//! Both tools read their options with [`Opts`] and run on [`run_local`].
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// The address to listen on: the first argument, or `default`.
@@ -61,3 +64,86 @@ pub fn current_thread() -> tokio::runtime::Runtime {
 
 /// The largest message any server accepts: the 1 MiB echo plus headroom.
 pub const MAX_MESSAGE: usize = 2 * 1024 * 1024;
+
+/// The `--key value` and `--flag` options of the load tools (`wsload`,
+/// `wssoak`). A bad value ends the process through the tool's `usage`.
+pub struct Opts {
+    values: HashMap<String, String>,
+    usage: fn(&str) -> !,
+}
+
+impl Opts {
+    /// Parses `args` (the arguments after the mode): `--key value`, or
+    /// `--key` alone (then its value is `"true"`). Anything else goes to
+    /// `usage`, which prints why and exits.
+    pub fn parse(args: impl Iterator<Item = String>, usage: fn(&str) -> !) -> Self {
+        let mut values = HashMap::new();
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let Some(key) = arg.strip_prefix("--") else {
+                usage(&format!("unexpected argument {arg}"));
+            };
+            let value = match args.peek() {
+                Some(v) if !v.starts_with("--") => args.next().unwrap_or_default(),
+                _ => "true".to_owned(),
+            };
+            values.insert(key.to_owned(), value);
+        }
+        Self { values, usage }
+    }
+
+    /// The mode (the process's first argument) and the options after it;
+    /// a missing mode goes to `usage`.
+    pub fn from_env(usage: fn(&str) -> !) -> (String, Self) {
+        let mut args = std::env::args().skip(1);
+        let Some(mode) = args.next() else {
+            usage("missing mode");
+        };
+        (mode, Self::parse(args, usage))
+    }
+
+    /// Ends the process with the tool's usage message and `why`.
+    pub fn usage(&self, why: &str) -> ! {
+        (self.usage)(why)
+    }
+
+    /// The raw value of `--key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// The value of `--key`, or `default`.
+    pub fn str(&self, key: &str, default: &str) -> String {
+        self.values
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// `--key` parsed as a `T`, or `default`; a value that does not parse
+    /// goes to `usage`.
+    pub fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        match self.values.get(key) {
+            None => default,
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| self.usage(&format!("bad value for --{key}: {v}"))),
+        }
+    }
+
+    /// Whether `--key` was given.
+    pub fn flag(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+}
+
+/// Runs `fut` to completion on a current-thread tokio runtime, inside a
+/// `LocalSet` (so it may `spawn_local`).
+pub fn run_local<T, F: Future<Output = Result<T, String>>>(fut: F) -> Result<T, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let local = tokio::task::LocalSet::new();
+    rt.block_on(local.run_until(fut))
+}

@@ -25,7 +25,6 @@
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::rc::Rc;
@@ -34,6 +33,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use ws_bench::client::{cpu_seconds, rss_kib};
+use ws_bench::{Opts, run_local};
 use ws_proto::mask::{MaskKey, apply_mask};
 use ws_proto::{FrameHeader, OpCode};
 
@@ -42,11 +43,7 @@ const MASK_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const STALL: Duration = Duration::from_secs(20);
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let Some(mode) = args.next() else {
-        usage("missing mode");
-    };
-    let opts = Opts::parse(args);
+    let (mode, opts) = Opts::from_env(usage);
     let result = match mode.as_str() {
         "echo" => run_local(echo(&opts)),
         "latency" => latency(&opts),
@@ -71,60 +68,18 @@ fn usage(why: &str) -> ! {
 
 type Res<T> = Result<T, String>;
 
-fn run_local<F: Future<Output = Res<()>>>(fut: F) -> Res<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let local = tokio::task::LocalSet::new();
-    rt.block_on(local.run_until(fut))
-}
-
 // ------------------------------------------------------------------ options
 
-struct Opts {
-    values: HashMap<String, String>,
+/// The options only `wsload` reads.
+trait LoadOpts {
+    fn secs(&self, key: &str, default: f64) -> Duration;
+    fn addr(&self) -> SocketAddr;
+    fn label(&self) -> String;
 }
 
-impl Opts {
-    fn parse(args: impl Iterator<Item = String>) -> Self {
-        let mut values = HashMap::new();
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            let Some(key) = arg.strip_prefix("--") else {
-                usage(&format!("unexpected argument {arg}"));
-            };
-            let value = match args.peek() {
-                Some(v) if !v.starts_with("--") => args.next().unwrap_or_default(),
-                _ => "true".to_owned(),
-            };
-            values.insert(key.to_owned(), value);
-        }
-        Self { values }
-    }
-
-    fn str(&self, key: &str, default: &str) -> String {
-        self.values
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    }
-
-    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
-        match self.values.get(key) {
-            None => default,
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|_| usage(&format!("bad value for --{key}: {v}"))),
-        }
-    }
-
+impl LoadOpts for Opts {
     fn secs(&self, key: &str, default: f64) -> Duration {
         Duration::from_secs_f64(self.num(key, default))
-    }
-
-    fn flag(&self, key: &str) -> bool {
-        self.values.contains_key(key)
     }
 
     /// The target, which must be a loopback address.
@@ -132,9 +87,9 @@ impl Opts {
         let addr: SocketAddr = self
             .str("addr", "127.0.0.1:9101")
             .parse()
-            .unwrap_or_else(|_| usage("bad --addr"));
+            .unwrap_or_else(|_| self.usage("bad --addr"));
         if !addr.ip().is_loopback() {
-            usage("--addr must be a loopback address (127.0.0.0/8 or ::1)");
+            self.usage("--addr must be a loopback address (127.0.0.0/8 or ::1)");
         }
         addr
     }
@@ -359,25 +314,6 @@ async fn connect_many(
 
 // ------------------------------------------------------------------ CPU and memory
 
-/// utime + stime of a process, in seconds, from /proc.
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // USER_HZ is 100 on Linux for every architecture this runs on.
-    Some((utime + stime) / 100.0)
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 struct CpuWindow {
     server: Option<String>,
     start: Instant,
@@ -424,7 +360,7 @@ async fn echo(opts: &Opts) -> Res<()> {
     let binary = opts.flag("binary");
     let warmup = opts.secs("warmup", 1.0);
     let duration = opts.secs("duration", 3.0);
-    let server_pid = opts.values.get("server-pid").cloned();
+    let server_pid = opts.get("server-pid").map(str::to_owned);
 
     let traffic = Traffic::new(size, binary, raw);
     let batch: Rc<Vec<u8>> = Rc::new(traffic.request.repeat(inflight));
@@ -658,7 +594,7 @@ fn handshake(opts: &Opts) -> Res<()> {
     let conns: usize = opts.num("conns", 32).max(1);
     let warmup = opts.secs("warmup", 1.0);
     let duration = opts.secs("duration", 3.0);
-    let server_pid = opts.values.get("server-pid").cloned();
+    let server_pid = opts.get("server-pid").map(str::to_owned);
 
     let bound = warmup + duration + STALL;
     std::thread::spawn(move || {
@@ -798,7 +734,7 @@ async fn idle(opts: &Opts) -> Res<()> {
     let path = opts.str("path", "/echo");
     let conns: usize = opts.num("conns", 10_000);
     let settle = opts.secs("settle", 1.0);
-    let Some(pid) = opts.values.get("server-pid").cloned() else {
+    let Some(pid) = opts.get("server-pid").map(str::to_owned) else {
         usage("idle needs --server-pid");
     };
     let before = rss_kib(&pid).ok_or("cannot read the server's VmRSS")?;

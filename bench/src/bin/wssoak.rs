@@ -43,7 +43,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -53,12 +53,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio::time::error::Elapsed;
 use tokio::time::{MissedTickBehavior, sleep, timeout};
 use ws_bench::client::{
     FIN, Msg, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Reader, Res, close_frame,
     connect_ws, fd_count, frame, http_get, loopback, raw_frame, read_head, read_msg, rss_kib,
     status_of, upgrade, upgrade_request,
 };
+use ws_bench::{Opts, run_local};
 
 /// The demo's message limit (Robyn's default payload size).
 const DEMO_MAX_MESSAGE: u64 = 1_000_000;
@@ -68,11 +70,7 @@ const CLIENT_MAX_MESSAGE: usize = 2 << 20;
 const KEEP_ERRORS: usize = 12;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let Some(mode) = args.next() else {
-        usage("missing mode");
-    };
-    let opts = Opts::parse(args);
+    let (mode, opts) = Opts::from_env(usage);
     let result = match mode.as_str() {
         "hold" => run_local(hold(&opts)),
         "soak" => run_local(soak(&opts)),
@@ -96,74 +94,34 @@ fn usage(why: &str) -> ! {
     std::process::exit(2);
 }
 
-fn run_local<F: Future<Output = Res<bool>>>(fut: F) -> Res<bool> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let local = tokio::task::LocalSet::new();
-    rt.block_on(local.run_until(fut))
-}
-
 // ------------------------------------------------------------------ options
 
-struct Opts {
-    values: HashMap<String, String>,
+/// The options only `wssoak` reads.
+trait SoakOpts {
+    fn secs(&self, key: &str, default: f64) -> Duration;
+    fn addr(&self) -> SocketAddr;
+    fn pid(&self) -> u32;
 }
 
-impl Opts {
-    fn parse(args: impl Iterator<Item = String>) -> Self {
-        let mut values = HashMap::new();
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            let Some(key) = arg.strip_prefix("--") else {
-                usage(&format!("unexpected argument {arg}"));
-            };
-            let value = match args.peek() {
-                Some(v) if !v.starts_with("--") => args.next().unwrap_or_default(),
-                _ => "true".to_owned(),
-            };
-            values.insert(key.to_owned(), value);
-        }
-        Self { values }
-    }
-
-    fn str(&self, key: &str, default: &str) -> String {
-        self.values
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    }
-
-    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
-        match self.values.get(key) {
-            None => default,
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|_| usage(&format!("bad value for --{key}: {v}"))),
-        }
-    }
-
+impl SoakOpts for Opts {
     fn secs(&self, key: &str, default: f64) -> Duration {
         let secs: f64 = self.num(key, default);
         if !(0.0..=86_400.0).contains(&secs) {
-            usage(&format!("--{key} must be between 0 and 86400 seconds"));
+            self.usage(&format!("--{key} must be between 0 and 86400 seconds"));
         }
         Duration::from_secs_f64(secs)
     }
 
-    fn flag(&self, key: &str) -> bool {
-        self.values.contains_key(key)
-    }
-
     fn addr(&self) -> SocketAddr {
-        loopback(&self.str("addr", "127.0.0.1:8080")).unwrap_or_else(|e| usage(&e))
+        loopback(&self.str("addr", "127.0.0.1:8080")).unwrap_or_else(|e| self.usage(&e))
     }
 
     fn pid(&self) -> u32 {
-        match self.values.get("server-pid") {
-            Some(pid) => pid.parse().unwrap_or_else(|_| usage("bad --server-pid")),
-            None => usage("--server-pid is required (the demo server's process id)"),
+        match self.get("server-pid") {
+            Some(pid) => pid
+                .parse()
+                .unwrap_or_else(|_| self.usage("bad --server-pid")),
+            None => self.usage("--server-pid is required (the demo server's process id)"),
         }
     }
 }
@@ -822,6 +780,37 @@ struct Seen {
     metric: Option<f64>,
 }
 
+impl Seen {
+    /// What an attempt saw, whether that is what was expected, its metric.
+    fn new(observed: impl Into<String>, matched: bool, metric: Option<f64>) -> Self {
+        Self {
+            observed: observed.into(),
+            matched,
+            metric,
+        }
+    }
+
+    /// An attempt that did not see what was expected, with no metric.
+    fn mismatch(observed: impl Into<String>) -> Self {
+        Self::new(observed, false, None)
+    }
+
+    /// Judges what `timeout(limit, attempt)` gave: a finished attempt by
+    /// `done`; the attempt's error, or the timeout (described by
+    /// `timed_out`), as a mismatch.
+    fn judge<T>(
+        outcome: Result<Res<T>, Elapsed>,
+        timed_out: impl Into<String>,
+        done: impl FnOnce(T) -> Self,
+    ) -> Self {
+        match outcome {
+            Ok(Ok(value)) => done(value),
+            Ok(Err(e)) => Self::mismatch(e),
+            Err(_) => Self::mismatch(timed_out),
+        }
+    }
+}
+
 impl Board {
     fn declare(
         &self,
@@ -1081,28 +1070,14 @@ async fn run_frame_attack(addr: SocketAddr, attack: Rc<FrameAttack>) -> Seen {
     })
     .await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match outcome {
-        Ok(Ok(Some(code))) => Seen {
-            observed: format!("close {code}"),
-            matched: attack.expect.contains(&code),
-            metric: Some(ms),
-        },
-        Ok(Ok(None)) => Seen {
-            observed: "close without a code".into(),
-            matched: false,
-            metric: Some(ms),
-        },
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
-        },
-        Err(_) => Seen {
-            observed: "no close within 30 s".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    Seen::judge(outcome, "no close within 30 s", |code| match code {
+        Some(code) => Seen::new(
+            format!("close {code}"),
+            attack.expect.contains(&code),
+            Some(ms),
+        ),
+        None => Seen::new("close without a code", false, Some(ms)),
+    })
 }
 
 /// A ping flood from a peer that reads nothing until the whole flood is
@@ -1164,8 +1139,10 @@ async fn ping_flood(addr: SocketAddr, pings: usize) -> Seen {
         }
     })
     .await;
-    match outcome {
-        Ok(Ok((pongs, echoed, close_sent, code, blocked))) => {
+    Seen::judge(
+        outcome,
+        "stalled for 60 s",
+        |(pongs, echoed, close_sent, code, blocked)| {
             let ok = echoed && close_sent && code == Some(1000) && pongs >= 1 && pongs <= pings;
             let how = if blocked {
                 "server stopped reading"
@@ -1174,27 +1151,14 @@ async fn ping_flood(addr: SocketAddr, pings: usize) -> Seen {
             } else {
                 "one pong per ping"
             };
-            Seen {
-                observed: if ok {
-                    format!("{how}; survived, echoed, closed 1000")
-                } else {
-                    format!("echoed {echoed}, close {code:?}, {pongs} pongs")
-                },
-                matched: ok,
-                metric: Some(pongs as f64),
-            }
-        }
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
+            let observed = if ok {
+                format!("{how}; survived, echoed, closed 1000")
+            } else {
+                format!("echoed {echoed}, close {code:?}, {pongs} pongs")
+            };
+            Seen::new(observed, ok, Some(pongs as f64))
         },
-        Err(_) => Seen {
-            observed: "stalled for 60 s".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    )
 }
 
 /// A request head written in `pieces` (with `gap` between them); expects
@@ -1314,23 +1278,13 @@ async fn run_http_attack(addr: SocketAddr, attack: &HttpAttack) -> Seen {
     })
     .await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match outcome {
-        Ok(Ok(status)) => Seen {
-            observed: format!("HTTP {status}"),
-            matched: attack.expect.contains(&status),
-            metric: Some(ms),
-        },
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
-        },
-        Err(_) => Seen {
-            observed: "no response within 20 s".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    Seen::judge(outcome, "no response within 20 s", |status| {
+        Seen::new(
+            format!("HTTP {status}"),
+            attack.expect.contains(&status),
+            Some(ms),
+        )
+    })
 }
 
 /// Slowloris: a request head that never ends, one byte a second. The
@@ -1364,31 +1318,20 @@ async fn slowloris(addr: SocketAddr, handshake_timeout: Duration) -> Seen {
     })
     .await;
     let secs = started.elapsed().as_secs_f64();
-    match outcome {
-        Ok(Ok(what)) => {
+    Seen::judge(
+        outcome,
+        format!("still connected after {secs:.0} s"),
+        |what| {
             let ok = (what == "HTTP 408" || what == "dropped" || what.starts_with("read:"))
                 && started.elapsed() <= limit;
-            Seen {
-                observed: if ok {
-                    format!("{what} within the timeout")
-                } else {
-                    format!("{what} after {secs:.1} s")
-                },
-                matched: ok,
-                metric: Some(secs),
-            }
-        }
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
+            let observed = if ok {
+                format!("{what} within the timeout")
+            } else {
+                format!("{what} after {secs:.1} s")
+            };
+            Seen::new(observed, ok, Some(secs))
         },
-        Err(_) => Seen {
-            observed: format!("still connected after {secs:.0} s"),
-            matched: false,
-            metric: None,
-        },
-    }
+    )
 }
 
 /// A peer that never reads while the server sends to it: a pump on
@@ -1473,41 +1416,30 @@ async fn non_reader(addr: SocketAddr) -> Seen {
         Ok((dropped_after, unregistered.elapsed(), close_code))
     })
     .await;
-    match outcome {
-        Ok(Ok((after, linger, code))) => {
+    Seen::judge(
+        outcome,
+        "not cut off within 120 s",
+        |(after, linger, code)| {
             // The close handshake may take the close timeout plus the
             // slow-consumer grace (10 s + 5 s by default).
             let ok = linger <= Duration::from_secs(20);
             let code = code.map_or("no close frame".into(), |c| format!("close {c}"));
-            Seen {
-                observed: format!(
-                    "unregistered after {}, socket dropped {} ({code} in its buffer)",
-                    if after < Duration::from_secs(5) {
-                        "< 5 s"
-                    } else {
-                        "≥ 5 s"
-                    },
-                    if ok {
-                        "within 20 s"
-                    } else {
-                        "after more than 20 s"
-                    },
-                ),
-                matched: ok,
-                metric: Some(linger.as_secs_f64()),
-            }
-        }
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
+            let observed = format!(
+                "unregistered after {}, socket dropped {} ({code} in its buffer)",
+                if after < Duration::from_secs(5) {
+                    "< 5 s"
+                } else {
+                    "≥ 5 s"
+                },
+                if ok {
+                    "within 20 s"
+                } else {
+                    "after more than 20 s"
+                },
+            );
+            Seen::new(observed, ok, Some(linger.as_secs_f64()))
         },
-        Err(_) => Seen {
-            observed: "not cut off within 120 s".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    )
 }
 
 /// `"delivered_to":N` in an acknowledgement of `/notifications`.
@@ -1537,39 +1469,26 @@ async fn silent_peer(addr: SocketAddr, keepalive: Duration) -> Seen {
         Ok::<_, String>((pings, close, started.elapsed()))
     })
     .await;
-    match outcome {
-        Ok(Ok((pings, Some((code, at)), ended))) => {
+    Seen::judge(
+        outcome,
+        "not ended by the keepalive",
+        |(pings, close, ended)| {
+            let Some((code, at)) = close else {
+                return Seen::mismatch(format!(
+                    "dropped without a close frame after {:.1} s and {pings} pings",
+                    ended.as_secs_f64()
+                ));
+            };
             let linger = (ended - at).as_secs_f64();
             let ok = code == Some(1011) && pings >= 1 && linger <= 15.0;
-            Seen {
-                observed: if ok {
-                    "close 1011 by the keepalive, then dropped".into()
-                } else {
-                    format!("close {code:?} after {pings} pings, dropped {linger:.1} s later")
-                },
-                matched: ok,
-                metric: Some(at.as_secs_f64()),
-            }
-        }
-        Ok(Ok((pings, None, ended))) => Seen {
-            observed: format!(
-                "dropped without a close frame after {:.1} s and {pings} pings",
-                ended.as_secs_f64()
-            ),
-            matched: false,
-            metric: None,
+            let observed = if ok {
+                "close 1011 by the keepalive, then dropped".into()
+            } else {
+                format!("close {code:?} after {pings} pings, dropped {linger:.1} s later")
+            };
+            Seen::new(observed, ok, Some(at.as_secs_f64()))
         },
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
-        },
-        Err(_) => Seen {
-            observed: "not ended by the keepalive".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    )
 }
 
 /// A peer that ignores the server's close: after a protocol error (an
@@ -1596,45 +1515,32 @@ async fn ignores_close(addr: SocketAddr, close_timeout: Duration) -> Seen {
         Ok::<_, String>(close.map(|(code, at)| (code, at.elapsed())))
     })
     .await;
-    match outcome {
-        Ok(Ok(Some((code, linger)))) => {
+    Seen::judge(
+        outcome,
+        "still open long after the close timeout",
+        |close| {
+            let Some((code, linger)) = close else {
+                return Seen::mismatch("dropped without a close frame");
+            };
             let ok = code == Some(1002) && linger <= limit;
-            Seen {
-                observed: if ok {
-                    format!(
-                        "close 1002, dropped {}",
-                        if linger < Duration::from_millis(500) {
-                            "at once"
-                        } else {
-                            "within the close timeout"
-                        }
-                    )
-                } else {
-                    format!(
-                        "close {code:?}, dropped {:.1} s later",
-                        linger.as_secs_f64()
-                    )
-                },
-                matched: ok,
-                metric: Some(linger.as_secs_f64()),
-            }
-        }
-        Ok(Ok(None)) => Seen {
-            observed: "dropped without a close frame".into(),
-            matched: false,
-            metric: None,
+            let observed = if ok {
+                format!(
+                    "close 1002, dropped {}",
+                    if linger < Duration::from_millis(500) {
+                        "at once"
+                    } else {
+                        "within the close timeout"
+                    }
+                )
+            } else {
+                format!(
+                    "close {code:?}, dropped {:.1} s later",
+                    linger.as_secs_f64()
+                )
+            };
+            Seen::new(observed, ok, Some(linger.as_secs_f64()))
         },
-        Ok(Err(e)) => Seen {
-            observed: e,
-            matched: false,
-            metric: None,
-        },
-        Err(_) => Seen {
-            observed: "still open long after the close timeout".into(),
-            matched: false,
-            metric: None,
-        },
-    }
+    )
 }
 
 /// Runs `attempt` again and again until `deadline`, `pause` apart.
@@ -2176,7 +2082,7 @@ fn statuses(expect: &[u16]) -> String {
 /// Prints the summary and writes it to `--markdown`, if given.
 fn finish_report(opts: &Opts, mode: &str, md: &str) -> Res<()> {
     println!("\n== wssoak {mode} ==\n{md}");
-    if let Some(path) = opts.values.get("markdown") {
+    if let Some(path) = opts.get("markdown") {
         std::fs::write(path, md).map_err(|e| format!("write {path}: {e}"))?;
     }
     Ok(())
