@@ -14,77 +14,18 @@
 //! Skipped with a message when `redis-server` is not installed, unless
 //! `WS_REDIS_TEST_REQUIRED=1`.
 
+mod app_runtimes;
 mod redis_common;
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use app_runtimes::{AppRt as Rt, Smol, Tokio};
 use futures_util::future::{Either, select};
 use redis_common::RedisServer;
 use ws_app::redis::{RedisBroker, RedisConfig};
 use ws_app::{App, ConnId, Hub, RoomId, RouteId, ServerHandle, Ws};
 use ws_runtime::{ClientOptions, Message, Transport};
-
-type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// A runtime as the scenarios see it.
-trait Rt: 'static {
-    type Server: ws_app::rt::Runtime;
-    type Client: ws_runtime::Runtime;
-    fn client_runtime() -> Self::Client;
-    fn connect_tcp(addr: SocketAddr) -> BoxFut<std::io::Result<Box<dyn Transport>>>;
-    fn sleep(duration: Duration) -> BoxFut<()>;
-}
-
-struct Tokio;
-
-impl Rt for Tokio {
-    type Server = ws_app::rt::Tokio;
-    type Client = ws_runtime_tokio::Runtime;
-
-    fn client_runtime() -> Self::Client {
-        ws_runtime_tokio::Runtime
-    }
-
-    fn connect_tcp(addr: SocketAddr) -> BoxFut<std::io::Result<Box<dyn Transport>>> {
-        Box::pin(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(ws_runtime_tokio::Io(stream)) as Box<dyn Transport>)
-        })
-    }
-
-    fn sleep(duration: Duration) -> BoxFut<()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
-
-struct Smol;
-
-impl Rt for Smol {
-    type Server = ws_app::rt::Smol;
-    type Client = ws_runtime_async_std::Runtime;
-
-    fn client_runtime() -> Self::Client {
-        ws_runtime_async_std::Runtime::new()
-    }
-
-    fn connect_tcp(addr: SocketAddr) -> BoxFut<std::io::Result<Box<dyn Transport>>> {
-        Box::pin(async move {
-            let stream = async_net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(ws_runtime_async_std::Io(stream)) as Box<dyn Transport>)
-        })
-    }
-
-    fn sleep(duration: Duration) -> BoxFut<()> {
-        Box::pin(async move {
-            smol::Timer::after(duration).await;
-        })
-    }
-}
 
 fn tokio_block_on<F: Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
@@ -559,7 +500,7 @@ fn smol_cross_node_broadcast_rooms_and_ids() {
         return;
     }
     let redis = RedisServer::start();
-    smol::block_on(guarded::<Smol, _>(cross_node::<Smol>(&redis)));
+    Smol::block_on(guarded::<Smol, _>(cross_node::<Smol>(&redis)));
 }
 
 #[test]
@@ -579,7 +520,7 @@ fn smol_redis_restart() {
     }
     redis_common::capture_warnings();
     let mut redis = RedisServer::start();
-    smol::block_on(guarded::<Smol, _>(restart::<Smol>(&mut redis)));
+    Smol::block_on(guarded::<Smol, _>(restart::<Smol>(&mut redis)));
 }
 
 #[test]

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,26 +34,7 @@ use ws_runtime::{ClientOptions, DataKind, Message, Transport};
 #[path = "../../../ws-app/examples/demo/app.rs"]
 mod demo_app;
 
-/// A boxed `Send` future.
-pub(crate) type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// One runtime, as the scenarios see it: the server side (a
-/// `ws_app::rt::Runtime`) and the client side (a `ws-runtime` adapter).
-pub(crate) trait AppRt: 'static {
-    /// The runtime the app is served on.
-    type Server: ws_app::rt::Runtime;
-    /// The client's runtime adapter.
-    type Client: ws_runtime::Runtime;
-
-    /// Runs a scenario to completion.
-    fn block_on<F: Future>(future: F) -> F::Output;
-    /// The client's runtime value.
-    fn client_runtime() -> Self::Client;
-    /// Opens a TCP connection to `addr`.
-    fn connect_tcp(addr: SocketAddr) -> BoxFut<std::io::Result<Box<dyn Transport>>>;
-    /// Sleeps (failure guards only).
-    fn sleep(duration: Duration) -> BoxFut<()>;
-}
+pub(crate) use crate::app_runtimes::{AppRt, BoxFut};
 
 /// The client connection type.
 pub(crate) type Client<R> = ws_runtime::WebSocket<Box<dyn Transport>, <R as AppRt>::Client>;
