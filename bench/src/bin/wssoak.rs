@@ -1573,6 +1573,27 @@ where
     })
 }
 
+/// Declares the one-attack kind `name` in the "slow peers" group and
+/// starts its loop: `attack` runs again and again until `deadline`.
+fn slow_peer_loop<F, Fut>(
+    board: &Rc<Board>,
+    deadline: Instant,
+    pause: Duration,
+    name: &'static str,
+    (expect, metric_name): (String, &'static str),
+    attack: F,
+) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Seen> + 'static,
+{
+    board.declare("slow peers", name, expect, metric_name);
+    attack_loop(board.clone(), deadline, pause, move || {
+        let attempt = attack();
+        async move { vec![(name, attempt.await)] }
+    })
+}
+
 // ------------------------------------------------------------------ soak
 
 async fn soak(opts: &Opts) -> Res<bool> {
@@ -1762,70 +1783,60 @@ async fn soak(opts: &Opts) -> Res<bool> {
         }
 
         if want(SLOWLORIS) {
-            board.declare(
-                "slow peers",
-                SLOWLORIS,
-                format!(
-                    "dropped (408) within the {:.0} s handshake timeout",
-                    handshake_timeout.as_secs_f64()
-                ),
-                "s to the drop",
+            let expect = format!(
+                "dropped (408) within the {:.0} s handshake timeout",
+                handshake_timeout.as_secs_f64()
             );
             for _ in 0..2 {
-                attackers.push(attack_loop(
-                    board.clone(),
+                attackers.push(slow_peer_loop(
+                    &board,
                     deadline,
                     pause,
-                    move || async move { vec![(SLOWLORIS, slowloris(addr, handshake_timeout).await)] },
+                    SLOWLORIS,
+                    (expect.clone(), "s to the drop"),
+                    move || slowloris(addr, handshake_timeout),
                 ));
             }
         }
         if want(NON_READER) {
-            board.declare(
-                "slow peers",
-                NON_READER,
-                "unregistered by the slow-consumer policy (1013); never answering the close, dropped within 20 s".into(),
-                "s from unregistered to the TCP drop",
-            );
-            attackers.push(attack_loop(
-                board.clone(),
+            attackers.push(slow_peer_loop(
+                &board,
                 deadline,
                 pause * 5,
-                move || async move { vec![(NON_READER, non_reader(addr).await)] },
+                NON_READER,
+                (
+                    "unregistered by the slow-consumer policy (1013); never answering the close, dropped within 20 s".into(),
+                    "s from unregistered to the TCP drop",
+                ),
+                move || non_reader(addr),
             ));
         }
         if want(SILENT) {
-            board.declare(
-                "slow peers",
-                SILENT,
-                format!(
-                    "close 1011 after the keepalive ping ({:.0} s) and the pong timeout, then dropped",
-                    keepalive.as_secs_f64()
-                ),
-                "s to the close",
+            let expect = format!(
+                "close 1011 after the keepalive ping ({:.0} s) and the pong timeout, then dropped",
+                keepalive.as_secs_f64()
             );
-            attackers.push(attack_loop(
-                board.clone(),
+            attackers.push(slow_peer_loop(
+                &board,
                 deadline,
                 pause,
-                move || async move { vec![(SILENT, silent_peer(addr, keepalive).await)] },
+                SILENT,
+                (expect, "s to the close"),
+                move || silent_peer(addr, keepalive),
             ));
         }
         if want(IGNORES_CLOSE) {
-            board.declare(
-                "slow peers",
-                IGNORES_CLOSE,
-                format!(
-                    "close 1002, TCP dropped (at once, or within the {:.0} s close timeout)",
-                    close_timeout.as_secs_f64()
-                ),
-                "s from the close to the drop",
+            let expect = format!(
+                "close 1002, TCP dropped (at once, or within the {:.0} s close timeout)",
+                close_timeout.as_secs_f64()
             );
-            attackers.push(attack_loop(
-                board.clone(),
+            attackers.push(slow_peer_loop(
+                &board,
                 deadline,
                 pause,
-                move || async move { vec![(IGNORES_CLOSE, ignores_close(addr, close_timeout).await)] },
+                IGNORES_CLOSE,
+                (expect, "s from the close to the drop"),
+                move || ignores_close(addr, close_timeout),
             ));
         }
     }
