@@ -301,7 +301,68 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         B: AsRef<[u8]> + AsMut<[u8]>,
     {
         let take = usize::try_from(frame.remaining).map_or(buf.len(), |r| r.min(buf.len()));
-        let chunk = &mut buf.filled_mut()[..take];
+        let Some((end_of_frame, end_of_message)) =
+            self.payload_chunk(now, &mut buf.filled_mut()[..take], frame)
+        else {
+            buf.consume_all();
+            return None;
+        };
+        Some(Event::Data {
+            kind: frame.kind,
+            payload: buf.consume(take),
+            end_of_frame,
+            end_of_message,
+        })
+    }
+
+    /// Delivers payload bytes of the data frame being received that the
+    /// caller read into storage of its own instead of a [`RecvBuf`]: the
+    /// rest of a large frame, read straight into the message buffer it
+    /// will end up in, so it is not copied there from the receive buffer.
+    /// `payload` is unmasked and (for text) UTF-8-validated in place, and
+    /// the event is the one [`receive`](Self::receive) would have given for
+    /// the same bytes.
+    ///
+    /// Only for bytes that come next on the wire: call it when
+    /// [`frame_remaining`](Self::frame_remaining) is `Some(r)` with
+    /// `payload.len() <= r` and the `RecvBuf` given to `receive` is empty
+    /// (its bytes come first). Returns `None` without changing anything if
+    /// `frame_remaining` is `None` or `payload` is longer than `r`, and
+    /// `None` after failing the connection if the bytes are invalid (as
+    /// `receive` would).
+    pub fn receive_in_place<'b>(
+        &mut self,
+        now: Instant,
+        payload: &'b mut [u8],
+    ) -> Option<Event<'b>> {
+        let remaining = self.frame_remaining()?;
+        let frame = self.recv.frame?;
+        if payload.len() as u64 > remaining {
+            return None;
+        }
+        if !payload.is_empty() {
+            self.note_activity(now);
+        }
+        let (end_of_frame, end_of_message) = self.payload_chunk(now, payload, frame)?;
+        Some(Event::Data {
+            kind: frame.kind,
+            payload,
+            end_of_frame,
+            end_of_message,
+        })
+    }
+
+    /// Unmasks and validates `chunk`, the next bytes of `frame` (at most
+    /// its remaining length), and advances the frame and message state.
+    /// Returns (end of frame, end of message), or `None` after failing the
+    /// connection on invalid UTF-8.
+    fn payload_chunk(
+        &mut self,
+        now: Instant,
+        chunk: &mut [u8],
+        frame: InFrame,
+    ) -> Option<(bool, bool)> {
+        let take = chunk.len();
         if let Some(key) = frame.mask {
             apply_mask(chunk, key, frame.offset);
         }
@@ -313,7 +374,6 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 && (!end_of_message || self.recv.utf8.finish().is_ok());
             if !valid {
                 self.fail(now, ProtocolError::InvalidUtf8);
-                buf.consume_all();
                 return None;
             }
         }
@@ -329,12 +389,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 ..frame
             });
         }
-        Some(Event::Data {
-            kind: frame.kind,
-            payload: buf.consume(take),
-            end_of_frame,
-            end_of_message,
-        })
+        Some((end_of_frame, end_of_message))
     }
 
     /// Handles a control frame once it is whole in the buffer (it always

@@ -879,3 +879,130 @@ fn s5_2_frame_remaining_counts_down_the_payload_still_to_come() {
     assert!(server.receive(Instant::ZERO, &mut buf).is_some());
     assert_eq!(server.frame_remaining(), None);
 }
+
+/// Feeds `wire` to a server `step` bytes at a time, handing the bytes of a
+/// data frame's payload to `receive_in_place` whenever the receive buffer
+/// is empty and a frame is under way (as a runtime that reads large
+/// frames straight into the message buffer does); returns the messages
+/// and control payloads in order, and how many bytes went in place.
+fn drive_in_place(server: &mut TestConn, wire: &[u8], step: usize) -> (Vec<Seen>, usize) {
+    fn record(seen: &mut Vec<Seen>, partial: &mut Vec<u8>, event: Event<'_>) {
+        match event {
+            Event::Data {
+                kind,
+                payload,
+                end_of_message,
+                ..
+            } => {
+                partial.extend_from_slice(payload);
+                if end_of_message {
+                    seen.push(Seen::Frame {
+                        kind,
+                        payload: core::mem::take(partial),
+                        end_of_message,
+                    });
+                }
+            }
+            Event::Ping(p) => seen.push(Seen::Ping(p.to_vec())),
+            Event::Pong(p) => seen.push(Seen::Pong(p.to_vec())),
+            Event::CloseReceived(f) => seen.push(Seen::Close(f.code.as_u16(), f.reason.into())),
+        }
+    }
+    let mut buf = RecvBuf::new(vec![0u8; 256]).unwrap();
+    let (mut seen, mut partial, mut pos, mut in_place) = (Vec::new(), Vec::new(), 0, 0);
+    loop {
+        while let Some(event) = server.receive(Instant::ZERO, &mut buf) {
+            record(&mut seen, &mut partial, event);
+        }
+        if pos == wire.len() || server.failure.is_some() {
+            return (seen, in_place);
+        }
+        let end = (pos + step).min(wire.len());
+        match server.frame_remaining() {
+            Some(remaining) if buf.is_empty() => {
+                let end = end.min(pos + remaining as usize);
+                let mut bytes = wire[pos..end].to_vec();
+                pos = end;
+                in_place += bytes.len();
+                match server.receive_in_place(Instant::ZERO, &mut bytes) {
+                    Some(event) => record(&mut seen, &mut partial, event),
+                    None => assert!(server.failure.is_some(), "in-place bytes refused"),
+                }
+            }
+            _ => pos += buf.extend_from_slice(&wire[pos..end]),
+        }
+    }
+}
+
+#[test]
+fn s5_2_receive_in_place_gives_the_messages_receive_gives() {
+    let text = "grüße, 世界 — 🦀 ".repeat(40);
+    let (first, second) = text.as_bytes().split_at(301); // inside a character
+    let binary: Vec<u8> = (0..2000u32).map(|i| (i * 7) as u8).collect();
+    let mut wire = Vec::new();
+    wire.extend(masked(0x01, first));
+    wire.extend(masked(0x89, b"ping"));
+    wire.extend(masked(0x80, second));
+    wire.extend(masked(0x82, &binary));
+    wire.extend(masked(0x81, text.as_bytes()));
+    wire.extend(masked(0x82, &[]));
+    let (expected, _) = {
+        let mut server = conn(Role::Server, Config::default());
+        drive_in_place(&mut server, &wire, wire.len())
+    };
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    // The Ping comes between the text message's two frames.
+    assert_eq!(expected[0], Seen::Ping(b"ping".to_vec()));
+    for step in [1, 2, 3, 5, 7, 64, 255, 1000] {
+        let mut server = conn(Role::Server, Config::default());
+        let (seen, in_place) = drive_in_place(&mut server, &wire, step);
+        assert_eq!(seen, expected, "step {step}");
+        // Most payload bytes took the in-place path.
+        assert!(
+            in_place > wire.len() / 2,
+            "step {step}: {in_place} in place"
+        );
+        assert!(server.failure.is_none());
+    }
+}
+
+#[test]
+fn s8_1_receive_in_place_fails_invalid_utf8_with_1007() {
+    let mut payload = "a".repeat(600).into_bytes();
+    payload[500] = 0xff;
+    let wire = masked(0x81, &payload);
+    let mut server = conn(Role::Server, Config::default());
+    drive_in_place(&mut server, &wire, 100);
+    assert!(server.failure.is_some());
+    assert_eq!(server.failure, Some(ProtocolError::InvalidUtf8));
+    assert_eq!(server.close_sent(), Some(CloseCode::INVALID_PAYLOAD));
+}
+
+#[test]
+fn receive_in_place_refuses_bytes_outside_a_frame() {
+    let mut server = conn(Role::Server, Config::default());
+    // No frame under way.
+    assert_eq!(server.receive_in_place(Instant::ZERO, &mut [1, 2, 3]), None);
+    let wire = masked(0x82, &[9u8; 300]);
+    let mut buf = RecvBuf::new(vec![0u8; 256]).unwrap();
+    buf.extend_from_slice(&wire[..8]); // header only
+    assert_eq!(server.receive(Instant::ZERO, &mut buf), None);
+    assert_eq!(server.frame_remaining(), Some(300));
+    // Longer than the frame: refused, nothing changed.
+    assert_eq!(
+        server.receive_in_place(Instant::ZERO, &mut [0u8; 301]),
+        None
+    );
+    assert_eq!(server.frame_remaining(), Some(300));
+    assert!(server.failure.is_none());
+    let mut rest = wire[8..].to_vec();
+    match server.receive_in_place(Instant::ZERO, &mut rest) {
+        Some(Event::Data {
+            payload,
+            end_of_message: true,
+            ..
+        }) => assert_eq!(payload, &[9u8; 300][..]),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(server.frame_remaining(), None);
+}

@@ -434,19 +434,28 @@ pub(crate) fn split_invariance(
         assert_eq!(whole, bytewise, "whole and byte-at-a-time runs differ");
     }
     if !chunk_sizes.is_empty() {
-        let mut rest = wire;
-        let mut sizes = chunk_sizes.iter().cycle();
-        let chunks = core::iter::from_fn(|| {
-            if rest.is_empty() {
-                return None;
-            }
-            let size = (*sizes.next()?).clamp(1, rest.len());
-            let (chunk, tail) = rest.split_at(size);
-            rest = tail;
-            Some(chunk)
-        });
-        let split = run_chunks(role, config, capacity, chunks, setup);
+        let chunks = || {
+            let mut rest = wire;
+            let mut sizes = chunk_sizes.iter().cycle();
+            core::iter::from_fn(move || {
+                if rest.is_empty() {
+                    return None;
+                }
+                let size = (*sizes.next()?).clamp(1, rest.len());
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                Some(chunk)
+            })
+        };
+        let split = run_chunks(role, config, capacity, chunks(), setup);
         assert_eq!(whole, split, "whole and split runs differ");
+        // The same chunks, with the payload of a frame under way handed
+        // to `receive_in_place` whenever the receive buffer is empty.
+        let in_place = run_chunks(role, config, capacity, chunks(), &|side| {
+            setup(side);
+            side.in_place = true;
+        });
+        assert_eq!(whole, in_place, "whole and in-place runs differ");
     }
     whole
 }

@@ -85,6 +85,10 @@ pub(crate) struct Side {
     pub(crate) eof: bool,
     /// While stalled, the transport takes no bytes (backpressure builds up).
     pub(crate) stalled: bool,
+    /// Payload bytes of a frame under way go to `receive_in_place` when
+    /// the receive buffer is empty (as a runtime reading large frames
+    /// straight into its message buffer does).
+    pub(crate) in_place: bool,
     /// Complete messages received.
     pub(crate) messages: Vec<Message>,
     /// The data frame being received, in chunks.
@@ -111,6 +115,7 @@ impl Side {
             closed: false,
             eof: false,
             stalled: false,
+            in_place: false,
             messages: Vec::new(),
             partial: None,
             assembling: None,
@@ -131,6 +136,15 @@ impl Side {
     /// leave the connection are appended to `wire` as well.
     pub(crate) fn feed(&mut self, now: Instant, mut data: &[u8], wire: &mut Vec<u8>) {
         loop {
+            if let Some(n) = self.in_place_len(data.len()) {
+                let (bytes, rest) = data.split_at(n);
+                data = rest;
+                self.receive_in_place(now, bytes, wire);
+                if data.is_empty() {
+                    return;
+                }
+                continue;
+            }
             let n = self.buf.extend_from_slice(data);
             data = &data[n..];
             let before = self.buf.len();
@@ -144,6 +158,31 @@ impl Side {
                 self.buf.capacity()
             );
         }
+    }
+
+    /// How many of `available` bytes go to `receive_in_place` now.
+    fn in_place_len(&self, available: usize) -> Option<usize> {
+        if !self.in_place || !self.buf.is_empty() || available == 0 {
+            return None;
+        }
+        let remaining = self.conn.frame_remaining()?;
+        Some(usize::try_from(remaining).map_or(available, |r| r.min(available))).filter(|&n| n > 0)
+    }
+
+    /// Hands `bytes` (at most the rest of the frame under way) to
+    /// `receive_in_place` and records the event.
+    fn receive_in_place(&mut self, now: Instant, bytes: &[u8], wire: &mut Vec<u8>) {
+        let mark = self.mark();
+        let mut bytes = bytes.to_vec();
+        let event = self.conn.receive_in_place(now, &mut bytes).map(Owned::from);
+        assert!(
+            event.is_some() || self.conn.frame_remaining().is_none(),
+            "receive_in_place refused the bytes of a frame under way"
+        );
+        if let Some(event) = event {
+            self.record(event);
+        }
+        self.drain(mark, wire);
     }
 
     /// Calls `receive` until it returns `None`, draining after each call.
