@@ -55,6 +55,21 @@ where
         }
     }
 
+    fn poll_read_spare(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        use bytes::BufMut;
+        let mut limited = buf.limit(max);
+        Some(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.0),
+            cx,
+            &mut limited,
+        ))
+    }
+
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }

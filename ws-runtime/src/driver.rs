@@ -31,6 +31,12 @@ const MAX_READS_PER_POLL: usize = 32;
 /// scratch array on the stack of the poll call.
 const INITIAL_READ_BUFFER: usize = 2048;
 
+/// After a frame whose payload was read in place, the next read into the
+/// receive buffer takes at most this much: enough for the next header and
+/// the start of its payload, so that if the next frame is large too, little
+/// of it is copied before the rest is read in place.
+const HEADER_READ: usize = 1024;
+
 /// Data messages at least this large are written from their own buffer,
 /// after a header the core queues (`send_external`), with one vectored
 /// write, instead of being copied into the send buffer first. Smaller ones
@@ -116,6 +122,8 @@ pub(crate) struct Core<T, R: Runtime> {
     buf: Option<RecvBuf<Box<[u8]>>>,
     buf_size: usize,
     grow_buffer: bool,
+    /// The last read finished a frame read in place: read little next.
+    header_read_next: bool,
     assembler: Assembler,
     timer: Option<R::Timer>,
     /// The deadline the timer is set to.
@@ -173,6 +181,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             buf: None,
             buf_size: config.read_buffer_size,
             grow_buffer: false,
+            header_read_next: false,
             assembler: Assembler::default(),
             timer: None,
             armed: None,
@@ -432,6 +441,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// taken right after the read that brought the bytes: precise enough for
     /// its timers, and one `clock_gettime` per read instead of per message.
     fn parse_buffered(&mut self) -> Option<Message> {
+        if let Some(message) = self.assembler.take_done() {
+            return Some(message);
+        }
         let now = self.now;
         let Self {
             conn,
@@ -507,7 +519,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 return Poll::Pending;
             }
             if !self.read_closed {
-                match self.poll_read_buffer(cx) {
+                match self.poll_read_input(cx) {
                     Poll::Ready(Ok(0)) => {
                         self.read_closed = true;
                         let now = self.now();
@@ -538,6 +550,62 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         }
     }
 
+    /// Reads from the transport: the rest of a large frame straight into
+    /// the message buffer when the transport can ([`poll_read_in_place`](Self::poll_read_in_place)),
+    /// anything else into the receive buffer.
+    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if let Some(poll) = self.poll_read_in_place(cx) {
+            return poll;
+        }
+        self.poll_read_buffer(cx)
+    }
+
+    /// Reads payload of the data frame under way into the message buffer
+    /// and hands it to the core with `receive_in_place` (unmasked and
+    /// validated there), when the receive buffer is empty and more of the
+    /// frame is to come than the receive buffer holds: reading it through
+    /// the receive buffer would take as many reads and copy every byte
+    /// once more. `None` when that does not apply or the transport cannot
+    /// read into uninitialised memory.
+    fn poll_read_in_place(&mut self, cx: &mut Context<'_>) -> Option<Poll<io::Result<usize>>> {
+        if self.buf.as_ref().is_some_and(|buf| !buf.is_empty()) {
+            return None;
+        }
+        let remaining = self.conn.frame_remaining()?;
+        if remaining < self.buf_size as u64 {
+            return None;
+        }
+        let (vec, want) = self.assembler.spare(remaining);
+        let start = vec.len();
+        let n = match self.io.poll_read_spare(cx, vec, want)? {
+            Poll::Ready(Ok(n)) => n,
+            other => return Some(other),
+        };
+        debug_assert!(n as u64 <= remaining, "the transport read past its limit");
+        if n > 0 {
+            let now = self.now();
+            let Self {
+                conn, assembler, ..
+            } = self;
+            let (vec, _) = assembler.spare(0);
+            let end = (start + n).min(vec.len());
+            match conn.receive_in_place(now, &mut vec[start..end]) {
+                Some(Event::Data {
+                    kind,
+                    end_of_frame,
+                    end_of_message,
+                    ..
+                }) => {
+                    assembler.appended(kind, end_of_message);
+                    self.header_read_next = end_of_frame;
+                }
+                // Invalid bytes: the core has failed the connection.
+                _ => assembler.discard(),
+            }
+        }
+        Some(Poll::Ready(Ok(n)))
+    }
+
     /// Reads from the transport into the receive buffer. A connection that
     /// has not received anything yet has no buffer: it reads into a scratch
     /// array on the stack and allocates the buffer only if bytes came, so an
@@ -558,6 +626,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         }
         let buf = read_buffer(&mut self.buf, &mut self.grow_buffer, self.buf_size);
         let spare = buf.spare_mut();
+        let spare = if std::mem::take(&mut self.header_read_next) {
+            let len = spare.len().min(HEADER_READ);
+            &mut spare[..len]
+        } else {
+            spare
+        };
         let spare_len = spare.len();
         let n = std::task::ready!(self.io.poll_read(cx, spare))?;
         buf.commit(n);

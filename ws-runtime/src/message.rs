@@ -178,6 +178,8 @@ const RESERVE_AHEAD: u64 = 1024 * 1024;
 pub(crate) struct Assembler {
     kind: Option<DataKind>,
     buf: Vec<u8>,
+    /// A message completed by bytes read in place, not yet delivered.
+    done: Option<Message>,
 }
 
 impl Assembler {
@@ -207,6 +209,37 @@ impl Assembler {
         }
         self.kind = None;
         Some(Self::finish(kind, std::mem::take(&mut self.buf)))
+    }
+
+    /// The message buffer, with room reserved for `want` more bytes of the
+    /// current frame (at most [`RESERVE_AHEAD`] of them), to read into
+    /// directly; then [`appended`](Self::appended).
+    pub(crate) fn spare(&mut self, want: u64) -> (&mut Vec<u8>, usize) {
+        let want = usize::try_from(want.min(RESERVE_AHEAD)).unwrap_or(0);
+        self.buf.reserve(want);
+        (&mut self.buf, want)
+    }
+
+    /// Accounts for bytes appended through [`spare`](Self::spare) and
+    /// accepted by the core; completes the message at its end.
+    pub(crate) fn appended(&mut self, kind: DataKind, end_of_message: bool) {
+        let kind = *self.kind.get_or_insert(kind);
+        if end_of_message {
+            self.kind = None;
+            self.done = Some(Self::finish(kind, std::mem::take(&mut self.buf)));
+        }
+    }
+
+    /// Drops the message being assembled (the core refused its bytes and
+    /// has failed the connection).
+    pub(crate) fn discard(&mut self) {
+        self.kind = None;
+        self.buf = Vec::new();
+    }
+
+    /// The message completed by [`appended`](Self::appended), once.
+    pub(crate) fn take_done(&mut self) -> Option<Message> {
+        self.done.take()
     }
 
     fn finish(kind: DataKind, bytes: Vec<u8>) -> Message {

@@ -14,6 +14,26 @@ pub trait Transport: Unpin + Send + 'static {
     /// Reads into `buf`; `Ready(Ok(0))` means end of stream.
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
 
+    /// Reads at most `max` bytes into the spare capacity of `buf` (which
+    /// has room for them) and appends them; `Ready(Ok(0))` means end of
+    /// stream. `None` if this transport cannot read into uninitialised
+    /// memory (the default).
+    ///
+    /// The driver reads the rest of a large frame this way, straight into
+    /// the message's buffer, so that it is not copied there from the
+    /// receive buffer. Without it (futures-io's `AsyncRead` takes only
+    /// initialised buffers) the driver reads into its receive buffer and
+    /// copies, which is cheaper than zeroing the message buffer first.
+    fn poll_read_spare(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        let _ = (cx, buf, max);
+        None
+    }
+
     /// Writes from `buf`; may write less than all of it.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
 
@@ -41,6 +61,15 @@ pub trait Transport: Unpin + Send + 'static {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         (**self).poll_read(cx, buf)
+    }
+
+    fn poll_read_spare(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        (**self).poll_read_spare(cx, buf, max)
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
