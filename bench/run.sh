@@ -20,7 +20,7 @@ WARMUP=${WARMUP:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 BCAST_CONNS=${BCAST_CONNS:-10000}
 BCAST_ROUNDS=${BCAST_ROUNDS:-10}
-SERVERS=${SERVERS:-"ws-tokio ws-smol ws-app tokio-tungstenite fastwebsockets raw-tcp"}
+SERVERS=${SERVERS:-"ws-tokio ws-tokio-ref ws-smol ws-app tokio-tungstenite fastwebsockets raw-tcp"}
 TESTS=${TESTS:-"echo16 echo1k echo64k echo1m latency handshake idle broadcast"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/docs/bench}
@@ -130,6 +130,10 @@ for round in $(seq 1 "$ROUNDS"); do
                 continue
             fi
             if [ "$test" = handshake ] && [ "$name" = raw-tcp ]; then
+                continue
+            fi
+            # ws-tokio-ref differs from ws-tokio only in its receive loop.
+            if [ "$name" = ws-tokio-ref ] && { [ "$test" = handshake ] || [ "$test" = idle ]; }; then
                 continue
             fi
             start_server "$name"

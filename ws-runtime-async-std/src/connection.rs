@@ -15,8 +15,8 @@ use ws_proto::Role;
 use crate::time::Runtime;
 
 pub use ws_runtime::{
-    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Message, ReadHalf,
-    WebSocketConfig, WriteHalf,
+    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Message, MessageRef, ReadHalf,
+    Replies, WebSocketConfig, WriteHalf,
 };
 
 /// A WebSocket over the `futures-io` stream `S` (`async_net::TcpStream`,

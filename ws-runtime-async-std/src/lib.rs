@@ -77,8 +77,8 @@ pub use client::{
 #[cfg(feature = "rustls")]
 pub use client::{connect_with_tls, rustls};
 pub use connection::{
-    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Driver, Io, Message, ReadHalf,
-    WebSocket, WebSocketConfig, WriteHalf, from_upgraded,
+    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Driver, Io, Message, MessageRef,
+    ReadHalf, Replies, WebSocket, WebSocketConfig, WriteHalf, from_upgraded,
 };
 pub use error::{Error, Result};
 pub use server::{Accept, Reject, Request, accept, accept_with, accept_with_config};

@@ -14,8 +14,8 @@ use ws_proto::Role;
 use crate::time::Runtime;
 
 pub use ws_runtime::{
-    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Message, ReadHalf,
-    WebSocketConfig, WriteHalf,
+    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Message, MessageRef, ReadHalf,
+    Replies, WebSocketConfig, WriteHalf,
 };
 
 /// A WebSocket over the tokio stream `S` (a `TcpStream`, a TLS stream,

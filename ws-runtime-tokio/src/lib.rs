@@ -52,7 +52,7 @@
 //!
 //! ## Cancel safety
 //!
-//! `recv` and `flush` are cancel-safe; `send`/`feed` never send half a
+//! `recv`, `recv_with` and `flush` are cancel-safe; `send`/`feed` never send half a
 //! message when dropped; see [`WebSocket`](ws_runtime::WebSocket) for each
 //! method.
 
@@ -71,8 +71,8 @@ pub use client::{
 #[cfg(feature = "rustls")]
 pub use client::{connect_with_tls, rustls};
 pub use connection::{
-    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Driver, Io, Message, ReadHalf,
-    WebSocket, WebSocketConfig, WriteHalf, from_upgraded,
+    CloseCode, CloseFrame, DataKind, DeflateConfig, DeflateParams, Driver, Io, Message, MessageRef,
+    ReadHalf, Replies, WebSocket, WebSocketConfig, WriteHalf, from_upgraded,
 };
 pub use error::{Error, Result};
 pub use server::{Accept, Reject, Request, accept, accept_with, accept_with_config};

@@ -6,6 +6,7 @@
 //! that awaits it) and the split [`Driver`](crate::Driver) task. No protocol
 //! decision is made here: every frame goes through `ws-proto`.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
@@ -14,6 +15,7 @@ use ws_proto::{
     SendError, SendStorage, StdClock, Transmit,
 };
 
+use crate::borrowed::{MessageRef, Replies};
 use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::message::{Assembler, CloseFrame, Message};
@@ -147,8 +149,10 @@ pub(crate) struct Core<T, R: Runtime> {
     outcome: Option<CloseOutcome>,
     /// The final result has been reported; nothing more will happen.
     done: bool,
-    /// An accepted outgoing item that did not fit the send buffer yet.
-    queued: Option<Outgoing>,
+    /// Accepted outgoing items that did not fit the send buffer yet, in
+    /// order: at most one from `start_send`, or the replies of one
+    /// `recv_with` callback.
+    held: VecDeque<Outgoing>,
     /// The payload of a large message whose header the core queued, and
     /// how much of it is written: it goes on the wire straight from here.
     external: Option<(Vec<u8>, usize)>,
@@ -198,7 +202,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             keepalive_timed_out: false,
             outcome: None,
             done: false,
-            queued: None,
+            held: VecDeque::new(),
             external: None,
             subprotocol: None,
             channel_capacity: config.channel_capacity,
@@ -487,6 +491,122 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_receive_loop(cx, Self::parse_buffered)
+    }
+
+    /// The receive loop of [`WebSocket::recv_with`](crate::WebSocket::recv_with):
+    /// calls `f` for every message already received, borrowed, with a
+    /// [`Replies`] handle, and returns how many; if none is buffered, runs
+    /// the receive loop (write, read, timers) until one arrives. Replies
+    /// held for lack of room are written before another message is read.
+    pub(crate) fn poll_recv_with<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: &mut F,
+    ) -> Poll<Option<Result<usize, Error>>>
+    where
+        F: FnMut(MessageRef<'_>, &mut Replies<'_>),
+    {
+        // On a write failure `poll_ready` is ready (with the error) and the
+        // receive loop below reports the end.
+        if !self.held.is_empty() && !self.done && self.poll_ready(cx).is_pending() {
+            // Not reading (backpressure), but the timers still run.
+            while self.poll_timers(cx) {
+                let _ = self.poll_write_out(cx);
+            }
+            return Poll::Pending;
+        }
+        let mut handled = 0;
+        while self.held.is_empty() && !self.done && self.parse_with(f) {
+            handled += 1;
+        }
+        if handled > 0 {
+            return Poll::Ready(Some(Ok(handled)));
+        }
+        match self.poll_receive_loop(cx, |core| core.parse_with(f).then_some(())) {
+            Poll::Ready(Some(Ok(()))) => {
+                handled = 1;
+                while self.held.is_empty() && self.parse_with(f) {
+                    handled += 1;
+                }
+                Poll::Ready(Some(Ok(handled)))
+            }
+            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(err))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Feeds buffered bytes to the core until one message or control frame
+    /// comes out and hands it to `f`, borrowed; `false` if none did.
+    fn parse_with<F>(&mut self, f: &mut F) -> bool
+    where
+        F: FnMut(MessageRef<'_>, &mut Replies<'_>),
+    {
+        if let Some(message) = self.assembler.take_done() {
+            let mut replies = Replies {
+                conn: &mut self.conn,
+                held: &mut self.held,
+            };
+            f(MessageRef::from_message(&message), &mut replies);
+            return true;
+        }
+        let now = self.now;
+        let Self {
+            conn,
+            buf,
+            assembler,
+            held,
+            ..
+        } = self;
+        let Some(buf) = buf.as_mut() else {
+            return false;
+        };
+        while let Some(event) = conn.receive(now, buf) {
+            let message = match event {
+                Event::Data {
+                    kind,
+                    payload,
+                    end_of_message,
+                    ..
+                } => {
+                    if let Some(kind) = assembler.whole_chunk(kind, end_of_message) {
+                        MessageRef::data(kind, payload)
+                    } else {
+                        let remaining = conn.frame_remaining();
+                        let Some(kind) =
+                            assembler.push_keep(kind, payload, end_of_message, remaining)
+                        else {
+                            continue;
+                        };
+                        f(
+                            MessageRef::data(kind, assembler.finished()),
+                            &mut Replies { conn, held },
+                        );
+                        assembler.clear_finished();
+                        return true;
+                    }
+                }
+                Event::Ping(payload) => MessageRef::Ping(payload),
+                Event::Pong(payload) => MessageRef::Pong(payload),
+                Event::CloseReceived(frame) => {
+                    MessageRef::Close((frame.code != CloseCode::NO_STATUS_RCVD).then_some(frame))
+                }
+            };
+            f(message, &mut Replies { conn, held });
+            return true;
+        }
+        false
+    }
+
+    /// The receive loop shared by `poll_recv` and `poll_recv_with`: `next`
+    /// takes the next item from what has been read; when there is none,
+    /// writes what is queued, reads, and runs the timers.
+    fn poll_receive_loop<M>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut next: impl FnMut(&mut Self) -> Option<M>,
+    ) -> Poll<Option<Result<M, Error>>> {
         let mut reads = 0;
         // Deadlines that passed while the socket kept us busy (a peer that
         // floods data never lets the read below return `Pending`).
@@ -495,7 +615,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if self.done {
                 return Poll::Ready(None);
             }
-            if let Some(message) = self.parse_buffered() {
+            if let Some(message) = next(self) {
                 return Poll::Ready(Some(Ok(message)));
             }
             self.drain_lifecycle();
@@ -511,7 +631,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     return Poll::Pending;
                 }
                 self.done = true;
-                self.queued = None;
+                self.held.clear();
                 return Poll::Ready(self.final_error().map(Err));
             }
             if reads >= MAX_READS_PER_POLL {
@@ -575,9 +695,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if remaining < self.buf_size as u64 {
             return None;
         }
-        let (vec, want) = self.assembler.spare(remaining);
+        let (vec, room) = self.assembler.spare(remaining);
         let start = vec.len();
-        let n = match self.io.poll_read_spare(cx, vec, want)? {
+        let n = match self.io.poll_read_spare(cx, vec, room)? {
             Poll::Ready(Ok(n)) => n,
             other => return Some(other),
         };
@@ -587,7 +707,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             let Self {
                 conn, assembler, ..
             } = self;
-            let (vec, _) = assembler.spare(0);
+            let vec = assembler.buffer();
             let end = (start + n).min(vec.len());
             match conn.receive_in_place(now, &mut vec[start..end]) {
                 Some(Event::Data {
@@ -760,20 +880,20 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             if self.write_failed {
-                self.queued = None;
+                self.held.clear();
                 return Poll::Ready(Err(self.send_error(SendError::InvalidState)));
             }
-            let Some(out) = self.queued.take() else {
+            let Some(out) = self.held.pop_front() else {
                 return Poll::Ready(Ok(()));
             };
             match self.encode(out) {
                 Ok(()) => {}
                 Err((SendError::BufferFull { .. }, out)) => {
                     let empty_before = self.conn.send_buffered() == 0;
-                    self.queued = Some(out);
+                    self.held.push_front(out);
                     if empty_before {
                         // Cannot happen with growable storage; do not spin.
-                        self.queued = None;
+                        self.held.clear();
                         return Poll::Ready(Err(Error::Send(SendError::BufferFull { needed: 0 })));
                     }
                     if self.poll_write_out(cx).is_pending() {
@@ -792,11 +912,11 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if self.done {
             return Err(self.send_error(SendError::InvalidState));
         }
-        debug_assert!(self.queued.is_none(), "start_send without poll_ready");
+        debug_assert!(self.held.is_empty(), "start_send without poll_ready");
         match self.encode(out) {
             Ok(()) => Ok(()),
-            Err((SendError::BufferFull { .. }, out)) if self.queued.is_none() => {
-                self.queued = Some(out);
+            Err((SendError::BufferFull { .. }, out)) if self.held.is_empty() => {
+                self.held.push_back(out);
                 Ok(())
             }
             Err((err, _)) => Err(self.send_error(err)),
@@ -823,12 +943,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     /// Whether the item held for lack of room is still waiting.
     pub(crate) fn has_queued(&self) -> bool {
-        self.queued.is_some()
+        !self.held.is_empty()
     }
 
     /// Gives up on the held item (see [`poll_flush_deadline`](Self::poll_flush_deadline)).
     pub(crate) fn drop_queued(&mut self) {
-        self.queued = None;
+        self.held.clear();
     }
 
     /// Arms (on the first call) and polls the bound on flushing before a
@@ -855,14 +975,14 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         frame: &mut Option<CloseFrame>,
     ) -> Poll<Result<(), Error>> {
         if self.conn.is_open() && !self.done {
-            if self.queued.is_some() {
+            if !self.held.is_empty() {
                 match self.poll_ready(cx) {
                     Poll::Ready(result) => result?,
                     Poll::Pending => {
                         if !self.poll_flush_deadline(cx) {
                             return Poll::Pending;
                         }
-                        self.queued = None;
+                        self.held.clear();
                     }
                 }
             }
@@ -882,7 +1002,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// Bytes accepted for sending and not yet written: the core's send
     /// buffer (bounded by the watermark plus one frame) plus a held item.
     pub(crate) fn buffered_amount(&self) -> usize {
-        self.conn.send_buffered() + self.queued.as_ref().map_or(0, Outgoing::len)
+        self.conn.send_buffered() + self.held.iter().map(Outgoing::len).sum::<usize>()
     }
 
     pub(crate) fn runtime(&self) -> &R {
@@ -891,7 +1011,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 }
 
 impl Outgoing {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::Message(message) => message.len(),
             Self::Prepared(frame) => frame.as_bytes().len(),

@@ -60,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod borrowed;
 mod config;
 mod driver;
 mod error;
@@ -71,6 +72,7 @@ mod transport;
 mod url;
 mod websocket;
 
+pub use borrowed::{MessageRef, Replies};
 pub use config::WebSocketConfig;
 pub use driver::{Connection, SendBuffer};
 pub use error::{Error, Result};

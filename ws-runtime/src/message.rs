@@ -166,6 +166,14 @@ impl From<ws_proto::Message> for Message {
 /// the strength of the frame's declared length.
 const RESERVE_AHEAD: u64 = 1024 * 1024;
 
+/// Spare capacity below which the message buffer grows before a read in
+/// place (a smaller read would cost a system call for little data).
+const MIN_DIRECT_READ: usize = 4096;
+
+/// The reassembly buffer capacity kept between messages received with
+/// `recv_with` (larger buffers are freed).
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// Joins data chunks into messages. A message delivered in one chunk is one
 /// exact allocation. A longer one reserves, at its first chunk, room for the
 /// rest of its frame as the header declared it (the core has checked it
@@ -192,11 +200,33 @@ impl Assembler {
         end_of_message: bool,
         frame_remaining: Option<u64>,
     ) -> Option<Message> {
-        let kind = *self.kind.get_or_insert(kind);
-        if end_of_message && self.buf.is_empty() {
-            self.kind = None;
+        if let Some(kind) = self.whole_chunk(kind, end_of_message) {
             return Some(Self::finish(kind, payload.to_vec()));
         }
+        let kind = self.push_keep(kind, payload, end_of_message, frame_remaining)?;
+        Some(Self::finish(kind, std::mem::take(&mut self.buf)))
+    }
+
+    /// `Some(kind)` if a chunk that ends its message is the whole message
+    /// (nothing was assembled before it): it can be used where it lies.
+    pub(crate) fn whole_chunk(&mut self, kind: DataKind, end_of_message: bool) -> Option<DataKind> {
+        if !end_of_message || !self.buf.is_empty() {
+            return None;
+        }
+        Some(self.kind.take().unwrap_or(kind))
+    }
+
+    /// Adds a chunk and, when it ends the message, returns the message's
+    /// kind with the whole message left in the buffer
+    /// ([`finished`](Self::finished), then [`clear_finished`](Self::clear_finished)).
+    pub(crate) fn push_keep(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        end_of_message: bool,
+        frame_remaining: Option<u64>,
+    ) -> Option<DataKind> {
+        let kind = *self.kind.get_or_insert(kind);
         if let Some(ahead) = frame_remaining
             && self.buf.len() + payload.len() >= self.buf.capacity()
         {
@@ -208,16 +238,45 @@ impl Assembler {
             return None;
         }
         self.kind = None;
-        Some(Self::finish(kind, std::mem::take(&mut self.buf)))
+        Some(kind)
     }
 
-    /// The message buffer, with room reserved for `want` more bytes of the
-    /// current frame (at most [`RESERVE_AHEAD`] of them), to read into
-    /// directly; then [`appended`](Self::appended).
-    pub(crate) fn spare(&mut self, want: u64) -> (&mut Vec<u8>, usize) {
-        let want = usize::try_from(want.min(RESERVE_AHEAD)).unwrap_or(0);
-        self.buf.reserve(want);
-        (&mut self.buf, want)
+    /// The message [`push_keep`](Self::push_keep) completed.
+    pub(crate) fn finished(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Empties the buffer after a [`finished`](Self::finished) message was
+    /// used; keeps its memory unless it grew large.
+    pub(crate) fn clear_finished(&mut self) {
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+    }
+
+    /// The message buffer and how many bytes of the current frame
+    /// (`remaining` of it are still to come) to read into its spare
+    /// capacity directly; then [`appended`](Self::appended).
+    ///
+    /// It grows as [`push`](Self::push) does: only once (nearly) full, to
+    /// at least the rest of the frame but at most [`RESERVE_AHEAD`] beyond
+    /// that, or double what arrived. A peer that declares a large frame and
+    /// trickles it gets no more room than the bytes it sent justify.
+    pub(crate) fn spare(&mut self, remaining: u64) -> (&mut Vec<u8>, usize) {
+        let want = usize::try_from(remaining.min(RESERVE_AHEAD)).unwrap_or(0);
+        if self.buf.capacity() - self.buf.len() < want.min(MIN_DIRECT_READ) {
+            self.buf.reserve(want);
+        }
+        let room = (self.buf.capacity() - self.buf.len()).min(want);
+        (&mut self.buf, room)
+    }
+
+    /// The message buffer, with the bytes appended through
+    /// [`spare`](Self::spare).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 
     /// Accounts for bytes appended through [`spare`](Self::spare) and

@@ -8,6 +8,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use ws_proto::{CloseCode, DataKind, Role};
 
+use crate::borrowed::{MessageRef, Replies};
 use crate::config::WebSocketConfig;
 use crate::driver::{Core, Outgoing};
 use crate::error::Error;
@@ -120,6 +121,62 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.core.poll_recv(cx)).await
+    }
+
+    /// Receives without an allocation per message: calls `f` for every
+    /// message already received, with the message borrowed from the
+    /// connection's buffers and a [`Replies`] handle that queues answers
+    /// (echoing is `replies.send(message)`), and returns how many it
+    /// handled. When nothing has been received yet it waits, like
+    /// [`recv`](Self::recv): writing what is queued, reading, running the
+    /// timers. Replies and anything fed are written when the next call
+    /// would block.
+    ///
+    /// The items are those of `recv` ([`MessageRef::to_owned`] gives the
+    /// [`Message`]), and the end is reported the same way: `None` after a
+    /// clean close, `Some(Err(_))` once otherwise. A message that arrived
+    /// in one piece is borrowed from the receive buffer; one that arrived
+    /// in several from a reassembly buffer kept for the next. For large
+    /// messages that you keep or send on, [`recv`](Self::recv) with
+    /// [`feed`](Self::feed) avoids the copy a reply makes.
+    ///
+    /// Backpressure: replies are never refused for lack of room; once the
+    /// send buffer is at its watermark a reply is held (copied), and no
+    /// further message is read until it has been written.
+    ///
+    /// Cancel-safe: `f` runs inside a poll, for whole messages only.
+    ///
+    /// ```no_run
+    /// # async fn echo<T: ws_runtime::Transport, R: ws_runtime::Runtime>(
+    /// #     ws: &mut ws_runtime::WebSocket<T, R>,
+    /// # ) {
+    /// while let Some(Ok(_handled)) = ws
+    ///     .recv_with(|message, replies| {
+    ///         if message.is_data() {
+    ///             let _ = replies.send(message);
+    ///         }
+    ///     })
+    ///     .await
+    /// {}
+    /// # }
+    /// ```
+    pub async fn recv_with<F>(&mut self, mut f: F) -> Option<Result<usize, Error>>
+    where
+        F: FnMut(MessageRef<'_>, &mut Replies<'_>),
+    {
+        poll_fn(|cx| self.core.poll_recv_with(cx, &mut f)).await
+    }
+
+    /// The poll form of [`recv_with`](Self::recv_with).
+    pub fn poll_recv_with<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: &mut F,
+    ) -> Poll<Option<Result<usize, Error>>>
+    where
+        F: FnMut(MessageRef<'_>, &mut Replies<'_>),
+    {
+        self.core.poll_recv_with(cx, f)
     }
 
     /// Sends a message: queues it, then writes everything queued.

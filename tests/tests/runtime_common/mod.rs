@@ -309,6 +309,212 @@ pub(crate) async fn server_interop<R: TestRuntime>() {
     assert_eq!(peer.await, 4001);
 }
 
+/// `recv_with`: the borrowed receive loop serves tungstenite's client the
+/// same items as `recv` (text, binary, fragments joined, a Ping, a 16 MiB
+/// message, the Close), echoing with `replies.send(message)`, and ends
+/// with `None` after the clean close.
+pub(crate) async fn recv_with_interop<R: TestRuntime>() {
+    let (c, s) = tcp_pair();
+    let peer = R::spawn_peer(async move {
+        let (mut ws, _) = tokio_tungstenite::client_async(URL, tokio_stream(c))
+            .await
+            .expect("tungstenite connect");
+        ws.send(tungstenite::Message::text("héllo")).await.unwrap();
+        assert_eq!(tt_next(&mut ws).await, tungstenite::Message::text("héllo"));
+        use tt_coding::{Data, OpCode};
+        use tungstenite::protocol::frame::Frame;
+        for (data, opcode, fin) in [
+            ("κό".as_bytes(), OpCode::Data(Data::Text), false),
+            (&"σμε".as_bytes()[..1], OpCode::Data(Data::Continue), false),
+            (&"σμε".as_bytes()[1..], OpCode::Data(Data::Continue), true),
+        ] {
+            ws.send(tungstenite::Message::Frame(Frame::message(
+                data.to_vec(),
+                opcode,
+                fin,
+            )))
+            .await
+            .unwrap();
+        }
+        assert_eq!(tt_next(&mut ws).await, tungstenite::Message::text("κόσμε"));
+        ws.send(tungstenite::Message::Ping(b"p".to_vec().into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            tt_next(&mut ws).await,
+            tungstenite::Message::Pong(b"p".to_vec().into())
+        );
+        // Many small messages in one burst, then a big one.
+        for i in 0..100u8 {
+            ws.feed(tungstenite::Message::binary(vec![i; 3]))
+                .await
+                .unwrap();
+        }
+        ws.flush().await.unwrap();
+        for i in 0..100u8 {
+            assert_eq!(
+                tt_next(&mut ws).await,
+                tungstenite::Message::binary(vec![i; 3])
+            );
+        }
+        let big = pattern(BIG);
+        ws.send(tungstenite::Message::binary(big.clone()))
+            .await
+            .unwrap();
+        assert_eq!(tt_next(&mut ws).await, tungstenite::Message::binary(big));
+        ws.send(tt_close(4001, "done")).await.unwrap();
+        match tt_next(&mut ws).await {
+            tungstenite::Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 4001),
+            other => panic!("expected the Close echo, got {other:?}"),
+        }
+        assert!(ws.next().await.is_none());
+    });
+    let mut ws = our_server::<R>(s, &WebSocketConfig::default()).await;
+    let mut seen: Vec<(char, usize)> = Vec::new();
+    let mut close = None;
+    let end = R::guard(600, async {
+        loop {
+            let handled = ws
+                .recv_with(|message, replies| {
+                    let tag = match message {
+                        ws_runtime::MessageRef::Text(_) => 't',
+                        ws_runtime::MessageRef::Binary(_) => 'b',
+                        ws_runtime::MessageRef::Ping(_) => 'p',
+                        ws_runtime::MessageRef::Pong(_) => 'o',
+                        ws_runtime::MessageRef::Close(frame) => {
+                            close = Some(message.to_owned());
+                            assert_eq!(frame.map(|f| f.reason), Some("done"));
+                            'c'
+                        }
+                    };
+                    seen.push((tag, message.as_bytes().len()));
+                    if message.is_data() {
+                        replies.send(message).unwrap();
+                    }
+                })
+                .await;
+            match handled {
+                Some(Ok(n)) => assert!(n >= 1),
+                other => break other.map(|r| r.map(|_| ())),
+            }
+        }
+    })
+    .await;
+    assert!(end.is_none(), "clean close ends with None: {end:?}");
+    let mut expected = vec![('t', 6), ('t', 10), ('p', 1)];
+    expected.extend((0..100).map(|_| ('b', 3)));
+    expected.extend([('b', BIG), ('c', 4)]);
+    assert_eq!(seen, expected);
+    assert_eq!(
+        close,
+        Some(Message::Close(Some(CloseFrame::new(
+            CloseCode::new(4001),
+            "done"
+        ))))
+    );
+    drop(ws);
+    peer.await;
+}
+
+/// `recv_with` backpressure: each message is answered with four 16 KiB
+/// replies while the peer does not read. Replies are never refused; past
+/// the send-buffer watermark they are held and no further message is
+/// read, so what is buffered stays within the watermark plus one
+/// message's replies; once the peer reads, every reply arrives, in order.
+pub(crate) async fn recv_with_backpressure<R: TestRuntime>() {
+    const WATERMARK: usize = 64 * 1024;
+    const REPLY: usize = 16 * 1024;
+    const MESSAGES: u32 = 200;
+    let (c, s) = tcp_pair_small_buffers();
+    let (reading_tx, reading_rx) = futures_channel::oneshot::channel::<()>();
+    let peer = R::spawn_peer(async move {
+        let (ws, _) = tokio_tungstenite::client_async(URL, tokio_stream(c))
+            .await
+            .expect("tungstenite connect");
+        let (mut sink, mut stream) = ws.split();
+        let writer = async move {
+            for i in 0..MESSAGES {
+                sink.send(tungstenite::Message::binary(i.to_be_bytes().to_vec()))
+                    .await
+                    .unwrap();
+            }
+            sink
+        };
+        let reader = async move {
+            // Read nothing until the server has had to hold replies back.
+            let _ = reading_rx.await;
+            let mut got = 0u32;
+            while got < MESSAGES * 4 {
+                match stream.next().await {
+                    Some(Ok(tungstenite::Message::Binary(data))) => {
+                        assert_eq!(data.len(), REPLY);
+                        let id = u32::from_be_bytes(data[..4].try_into().unwrap());
+                        assert_eq!(id, got, "replies out of order");
+                        got += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            stream
+        };
+        let (sink, stream) = futures_util::join!(writer, reader);
+        let mut ws = sink.reunite(stream).unwrap();
+        ws.send(tt_close(1000, "")).await.unwrap();
+        while ws.next().await.is_some() {}
+    });
+    let mut config = WebSocketConfig::default();
+    config.protocol_mut().send_buffer_watermark(WATERMARK);
+    let mut ws = our_server::<R>(s, &config).await;
+    let mut handled = 0u32;
+    let mut max_buffered = 0;
+    let mut held_back = false;
+    let mut reading_tx = Some(reading_tx);
+    R::guard(600, async {
+        while handled < MESSAGES {
+            let step = ws.recv_with(|message, replies| {
+                let id = u32::from_be_bytes(message.as_bytes().try_into().unwrap());
+                for copy in 0..4u32 {
+                    let mut reply = vec![0u8; REPLY];
+                    reply[..4].copy_from_slice(&(id * 4 + copy).to_be_bytes());
+                    replies.send_binary(&reply).unwrap();
+                }
+                max_buffered = max_buffered.max(replies.buffered_amount());
+                handled += 1;
+            });
+            // Not ready at once: the held replies wait for the peer.
+            match step.now_or_never() {
+                Some(Some(Ok(_))) => {}
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    held_back = true;
+                    if let Some(tx) = reading_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    R::sleep(R::unit() / 10).await;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(held_back, "the replies never had to wait");
+    assert!(
+        max_buffered <= WATERMARK + 4 * (REPLY + 14),
+        "buffered {max_buffered} bytes"
+    );
+    let end = R::guard(600, async {
+        loop {
+            match ws.recv_with(|_, _| {}).await {
+                Some(Ok(_)) => {}
+                other => break other,
+            }
+        }
+    })
+    .await;
+    assert!(end.is_none(), "{end:?}");
+    drop(ws);
+    peer.await;
+}
+
 /// Our server starts the close with 1008; tungstenite's client sees the
 /// code and reason and the handshake completes cleanly.
 pub(crate) async fn server_close_code<R: TestRuntime>() {
@@ -1133,7 +1339,7 @@ macro_rules! scenarios {
             accept_callback client_subprotocols stream_and_sink broadcast_prepared split_two_tasks
             split_auto_replies_reader_only split_dropped_halves_close split_driver_dropped backpressure_unsplit
             recv_cancel_safe send_cancel_safe
-            from_upgraded permessage_deflate);
+            from_upgraded permessage_deflate recv_with_interop recv_with_backpressure);
         $crate::scenarios!(@ $rt, true: backpressure_split keepalive_answered
             keepalive_unanswered close_timeout close_timeout_unwritable split_close_unwritable idle_timeout handshake_timeout);
     };
