@@ -1,8 +1,8 @@
 //! The connection state machine: bytes in, events and bytes out.
 //!
 //! See the crate documentation for the driving loop. The implementation is
-//! split by direction: [`recv`] parses frames, [`send`] encodes them, and
-//! [`timer`] holds the deadlines; this module holds the state they share and
+//! split by direction: `recv` parses frames, `send` encodes them, and
+//! `timer` holds the deadlines; this module holds the state they share and
 //! the lifecycle (closing handshake, failure, timeouts).
 
 #[cfg(feature = "deflate")]
