@@ -7,12 +7,14 @@
 //! cargo run --release -p ws-runtime-async-std --example echo_server -- 127.0.0.1:9003
 //! ```
 //!
-//! Replies are queued with `feed`, not `send`: `recv` writes everything
-//! queued before it waits for the socket, so a burst of messages is echoed
-//! with one `write`.
+//! It receives with `recv_with`, the loop without an allocation per
+//! message: each message is echoed from where it lies (`replies.send`),
+//! and the replies of a burst go out in one `write` when the next read
+//! would block. (The tokio example uses `recv` + `feed`; between them the
+//! conformance run covers both receive loops.)
 
 use async_net::TcpListener;
-use ws_runtime_async_std::{DeflateConfig, Message, WebSocketConfig, accept_with_config};
+use ws_runtime_async_std::{DeflateConfig, WebSocketConfig, accept_with_config};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -33,18 +35,19 @@ fn main() -> std::io::Result<()> {
                         Ok(ws) => ws,
                         Err(err) => return eprintln!("echo_server: handshake failed: {err}"),
                     };
-                while let Some(message) = ws.recv().await {
-                    match message {
-                        Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                            // A closing connection refuses data (nothing to echo
-                            // then); a broken one is reported by the next `recv`.
-                            let _ = ws.feed(message).await;
+                while let Some(handled) = ws
+                    .recv_with(|message, replies| {
+                        if message.is_data() {
+                            // A closing connection refuses data (nothing to
+                            // echo then); a broken one ends the loop.
+                            let _ = replies.send(message);
                         }
-                        Ok(_) => {}
-                        Err(err) => {
-                            eprintln!("echo_server: connection ended: {err}");
-                            break;
-                        }
+                    })
+                    .await
+                {
+                    if let Err(err) = handled {
+                        eprintln!("echo_server: connection ended: {err}");
+                        break;
                     }
                 }
             })
