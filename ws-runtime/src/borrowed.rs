@@ -99,6 +99,10 @@ impl<'a> MessageRef<'a> {
 /// once and written with everything else queued when the connection next
 /// would block, as with [`feed`](crate::WebSocket::feed).
 ///
+/// Echoing a large message that was read straight into its own buffer
+/// (the rest of a frame larger than the receive buffer) moves that buffer
+/// instead of copying it, and it is written with a vectored write.
+///
 /// Replies never wait and are never refused for lack of room: when the
 /// send buffer is at its watermark, a reply is kept (copied) until the
 /// buffer drains, and `recv_with` reads no further message until it has
@@ -108,6 +112,44 @@ pub struct Replies<'a> {
     pub(crate) conn: &'a mut Connection,
     /// Items waiting for room, written in order before anything else.
     pub(crate) held: &'a mut VecDeque<Outgoing>,
+    /// The message being handled, when the driver owns it (a large one
+    /// read in place): echoing it moves it instead of copying it.
+    pub(crate) lent: Option<Lent>,
+}
+
+/// Identifies the owned message a callback got (by address, length and
+/// kind), and where in `held` its echo was put, if it was echoed: the
+/// driver moves the message there after the callback. A large echo thus
+/// goes out with a vectored write from the message's own buffer, as with
+/// `feed`, instead of being copied into the send buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lent {
+    addr: usize,
+    len: usize,
+    text: bool,
+    pub(crate) at: Option<usize>,
+}
+
+impl Lent {
+    /// For a data message the driver owns.
+    pub(crate) fn of(message: &Message) -> Option<Self> {
+        message.is_data().then(|| Self {
+            addr: message.as_bytes().as_ptr() as usize,
+            len: message.len(),
+            text: message.is_text(),
+            at: None,
+        })
+    }
+
+    /// Whether `message` is that message itself (not just equal bytes).
+    fn is(&self, message: &MessageRef<'_>) -> bool {
+        let (text, bytes) = match message {
+            MessageRef::Text(text) => (true, text.as_bytes()),
+            MessageRef::Binary(data) => (false, *data),
+            _ => return false,
+        };
+        text == self.text && bytes.len() == self.len && bytes.as_ptr() as usize == self.addr
+    }
 }
 
 impl Replies<'_> {
@@ -126,6 +168,17 @@ impl Replies<'_> {
     /// refused with [`SendError::InvalidState`]: use
     /// [`close`](crate::WebSocket::close) after the callback.
     pub fn send(&mut self, message: MessageRef<'_>) -> Result<(), Error> {
+        if let Some(lent) = &mut self.lent
+            && lent.at.is_none()
+            && lent.is(&message)
+        {
+            // A placeholder (no allocation) that the driver replaces with
+            // the message itself once the callback returns.
+            lent.at = Some(self.held.len());
+            self.held
+                .push_back(Outgoing::Message(Message::Binary(Vec::new())));
+            return Ok(());
+        }
         if !self.held.is_empty() {
             return self.hold(message);
         }

@@ -15,7 +15,7 @@ use ws_proto::{
     SendError, SendStorage, StdClock, Transmit,
 };
 
-use crate::borrowed::{MessageRef, Replies};
+use crate::borrowed::{Lent, MessageRef, Replies};
 use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::message::{Assembler, CloseFrame, Message};
@@ -547,8 +547,15 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             let mut replies = Replies {
                 conn: &mut self.conn,
                 held: &mut self.held,
+                lent: Lent::of(&message),
             };
             f(MessageRef::from_message(&message), &mut replies);
+            // Echoed: the message itself takes its placeholder's place.
+            if let Some(at) = replies.lent.and_then(|lent| lent.at)
+                && let Some(slot) = self.held.get_mut(at)
+            {
+                *slot = Outgoing::Message(message);
+            }
             return true;
         }
         let now = self.now;
@@ -581,7 +588,11 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                         };
                         f(
                             MessageRef::data(kind, assembler.finished()),
-                            &mut Replies { conn, held },
+                            &mut Replies {
+                                conn,
+                                held,
+                                lent: None,
+                            },
                         );
                         assembler.clear_finished();
                         return true;
@@ -593,7 +604,14 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     MessageRef::Close((frame.code != CloseCode::NO_STATUS_RCVD).then_some(frame))
                 }
             };
-            f(message, &mut Replies { conn, held });
+            f(
+                message,
+                &mut Replies {
+                    conn,
+                    held,
+                    lent: None,
+                },
+            );
             return true;
         }
         false
