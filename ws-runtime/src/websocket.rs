@@ -136,9 +136,13 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
     /// [`Message`]), and the end is reported the same way: `None` after a
     /// clean close, `Some(Err(_))` once otherwise. A message that arrived
     /// in one piece is borrowed from the receive buffer; one that arrived
-    /// in several from a reassembly buffer kept for the next. For large
-    /// messages that you keep or send on, [`recv`](Self::recv) with
-    /// [`feed`](Self::feed) avoids the copy a reply makes.
+    /// in several from a reassembly buffer kept for the next. A large
+    /// message read straight into its own buffer (the rest of a frame
+    /// larger than the receive buffer) and echoed as it is
+    /// (`replies.send(message)`) is moved and written from that buffer
+    /// with a vectored write; other replies are copied into the send
+    /// buffer. To keep a message, [`MessageRef::to_owned`] copies it, or
+    /// use [`recv`](Self::recv).
     ///
     /// Backpressure: replies are never refused for lack of room; once the
     /// send buffer is at its watermark a reply is held (copied), and no
