@@ -222,7 +222,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         core
     }
 
-    /// Reads the clock (and remembers the reading for [`parse_buffered`](Self::parse_buffered)).
+    /// Reads the clock (and remembers the reading for [`next_received`]).
     fn now(&mut self) -> Instant {
         self.now = self.now.max(self.clock.now_from(&self.rt));
         self.now
@@ -438,47 +438,28 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     // ------------------------------------------------------------ input
 
-    /// Feeds buffered bytes to the core until a whole message or a control
-    /// frame comes out.
-    ///
-    /// The time given to the core is that of the latest clock reading,
-    /// taken right after the read that brought the bytes: precise enough for
-    /// its timers, and one `clock_gettime` per read instead of per message.
+    /// The next message from what has been read, owned ([`next_received`]).
     fn parse_buffered(&mut self) -> Option<Message> {
         if let Some(message) = self.assembler.take_done() {
             return Some(message);
         }
-        let now = self.now;
         let Self {
             conn,
             buf,
             assembler,
+            now,
             ..
         } = self;
-        let buf = buf.as_mut()?;
-        while let Some(event) = conn.receive(now, buf) {
-            match event {
-                Event::Data {
-                    kind,
-                    payload,
-                    end_of_message,
-                    ..
-                } => {
-                    let remaining = conn.frame_remaining();
-                    if let Some(message) = assembler.push(kind, payload, end_of_message, remaining)
-                    {
-                        return Some(message);
-                    }
-                }
-                Event::Ping(payload) => return Some(Message::Ping(payload.to_vec())),
-                Event::Pong(payload) => return Some(Message::Pong(payload.to_vec())),
-                Event::CloseReceived(frame) => {
-                    let frame = (frame.code != CloseCode::NO_STATUS_RCVD).then(|| frame.into());
-                    return Some(Message::Close(frame));
-                }
-            }
-        }
-        None
+        next_received(
+            conn,
+            buf.as_mut()?,
+            assembler,
+            *now,
+            |received, _, assembler| match received {
+                Received::Here(message) => message.to_owned(),
+                Received::Assembled(kind) => assembler.take_finished(kind),
+            },
+        )
     }
 
     /// The receive loop: the next message, `Some(Err)` once if the
@@ -517,23 +498,22 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             return Poll::Pending;
         }
         let mut handled = 0;
-        while self.held.is_empty() && !self.done && self.parse_with(f) {
-            handled += 1;
-        }
-        if handled > 0 {
-            return Poll::Ready(Some(Ok(handled)));
-        }
-        match self.poll_receive_loop(cx, |core| core.parse_with(f).then_some(())) {
-            Poll::Ready(Some(Ok(()))) => {
-                handled = 1;
-                while self.held.is_empty() && self.parse_with(f) {
-                    handled += 1;
-                }
-                Poll::Ready(Some(Ok(handled)))
+        loop {
+            while self.held.is_empty() && !self.done && self.parse_with(f) {
+                handled += 1;
             }
-            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(err))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            if handled > 0 {
+                return Poll::Ready(Some(Ok(handled)));
+            }
+            // Nothing buffered: write, read and run the timers until one
+            // message comes, then take whatever else that read brought.
+            match std::task::ready!(
+                self.poll_receive_loop(cx, |core| core.parse_with(f).then_some(()))
+            ) {
+                Some(Ok(())) => handled = 1,
+                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
+                None => return Poll::Ready(None),
+            }
         }
     }
 
@@ -558,63 +538,32 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             }
             return true;
         }
-        let now = self.now;
         let Self {
             conn,
             buf,
             assembler,
             held,
+            now,
             ..
         } = self;
         let Some(buf) = buf.as_mut() else {
             return false;
         };
-        while let Some(event) = conn.receive(now, buf) {
-            let message = match event {
-                Event::Data {
-                    kind,
-                    payload,
-                    end_of_message,
-                    ..
-                } => {
-                    if let Some(kind) = assembler.whole_chunk(kind, end_of_message) {
-                        MessageRef::data(kind, payload)
-                    } else {
-                        let remaining = conn.frame_remaining();
-                        let Some(kind) =
-                            assembler.push_keep(kind, payload, end_of_message, remaining)
-                        else {
-                            continue;
-                        };
-                        f(
-                            MessageRef::data(kind, assembler.finished()),
-                            &mut Replies {
-                                conn,
-                                held,
-                                lent: None,
-                            },
-                        );
-                        assembler.clear_finished();
-                        return true;
-                    }
-                }
-                Event::Ping(payload) => MessageRef::Ping(payload),
-                Event::Pong(payload) => MessageRef::Pong(payload),
-                Event::CloseReceived(frame) => {
-                    MessageRef::Close((frame.code != CloseCode::NO_STATUS_RCVD).then_some(frame))
-                }
+        next_received(conn, buf, assembler, *now, |received, conn, assembler| {
+            let mut replies = Replies {
+                conn,
+                held,
+                lent: None,
             };
-            f(
-                message,
-                &mut Replies {
-                    conn,
-                    held,
-                    lent: None,
-                },
-            );
-            return true;
-        }
-        false
+            match received {
+                Received::Here(message) => f(message, &mut replies),
+                Received::Assembled(kind) => {
+                    f(MessageRef::data(kind, assembler.finished()), &mut replies);
+                    assembler.clear_finished();
+                }
+            }
+        })
+        .is_some()
     }
 
     /// The receive loop shared by `poll_recv` and `poll_recv_with`: `next`
@@ -1036,6 +985,60 @@ impl Outgoing {
             Self::Fragment { data, .. } => data.len(),
         }
     }
+}
+
+/// A message or control frame as [`next_received`] found it.
+enum Received<'b> {
+    /// Whole where it lies in the receive buffer.
+    Here(MessageRef<'b>),
+    /// A data message of this kind, complete in the assembler's buffer.
+    Assembled(DataKind),
+}
+
+/// Feeds buffered bytes to the core until a whole message or a control
+/// frame comes out, and hands it to `use_it` (with the connection and the
+/// assembler, which it may need): the one parsing step of both receive
+/// loops (`recv` makes the message owned, `recv_with` lends it). A message
+/// delivered in one chunk stays where it is; one in several chunks is
+/// joined in `assembler`. `None` if no message is complete.
+///
+/// The time given to the core is that of the latest clock reading, taken
+/// right after the read that brought the bytes: precise enough for its
+/// timers, and one `clock_gettime` per read instead of per message.
+fn next_received<T>(
+    conn: &mut Connection,
+    buf: &mut RecvBuf<Box<[u8]>>,
+    assembler: &mut Assembler,
+    now: Instant,
+    use_it: impl FnOnce(Received<'_>, &mut Connection, &mut Assembler) -> T,
+) -> Option<T> {
+    while let Some(event) = conn.receive(now, buf) {
+        let received = match event {
+            Event::Data {
+                kind,
+                payload,
+                end_of_message,
+                ..
+            } => {
+                if let Some(kind) = assembler.whole_chunk(kind, end_of_message) {
+                    Received::Here(MessageRef::data(kind, payload))
+                } else {
+                    let remaining = conn.frame_remaining();
+                    match assembler.push_keep(kind, payload, end_of_message, remaining) {
+                        Some(kind) => Received::Assembled(kind),
+                        None => continue,
+                    }
+                }
+            }
+            Event::Ping(payload) => Received::Here(MessageRef::Ping(payload)),
+            Event::Pong(payload) => Received::Here(MessageRef::Pong(payload)),
+            Event::CloseReceived(frame) => Received::Here(MessageRef::Close(
+                (frame.code != CloseCode::NO_STATUS_RCVD).then_some(frame),
+            )),
+        };
+        return Some(use_it(received, conn, assembler));
+    }
+    None
 }
 
 /// Keeps a clone of `cx`'s waker in `slot` unless it already holds one

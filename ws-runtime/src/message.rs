@@ -191,22 +191,6 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    /// Adds a chunk; `frame_remaining` is the core's count of its frame's
-    /// payload still to come.
-    pub(crate) fn push(
-        &mut self,
-        kind: DataKind,
-        payload: &[u8],
-        end_of_message: bool,
-        frame_remaining: Option<u64>,
-    ) -> Option<Message> {
-        if let Some(kind) = self.whole_chunk(kind, end_of_message) {
-            return Some(Self::finish(kind, payload.to_vec()));
-        }
-        let kind = self.push_keep(kind, payload, end_of_message, frame_remaining)?;
-        Some(Self::finish(kind, std::mem::take(&mut self.buf)))
-    }
-
     /// `Some(kind)` if a chunk that ends its message is the whole message
     /// (nothing was assembled before it): it can be used where it lies.
     pub(crate) fn whole_chunk(&mut self, kind: DataKind, end_of_message: bool) -> Option<DataKind> {
@@ -216,9 +200,11 @@ impl Assembler {
         Some(self.kind.take().unwrap_or(kind))
     }
 
-    /// Adds a chunk and, when it ends the message, returns the message's
-    /// kind with the whole message left in the buffer
-    /// ([`finished`](Self::finished), then [`clear_finished`](Self::clear_finished)).
+    /// Adds a chunk (`frame_remaining` is the core's count of its frame's
+    /// payload still to come) and, when it ends the message, returns the
+    /// message's kind with the whole message left in the buffer: lend it
+    /// ([`finished`](Self::finished), then [`clear_finished`](Self::clear_finished))
+    /// or take it ([`take_finished`](Self::take_finished)).
     pub(crate) fn push_keep(
         &mut self,
         kind: DataKind,
@@ -244,6 +230,12 @@ impl Assembler {
     /// The message [`push_keep`](Self::push_keep) completed.
     pub(crate) fn finished(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// The message [`push_keep`](Self::push_keep) completed, owned (the
+    /// buffer goes with it).
+    pub(crate) fn take_finished(&mut self, kind: DataKind) -> Message {
+        Self::finish(kind, std::mem::take(&mut self.buf))
     }
 
     /// Empties the buffer after a [`finished`](Self::finished) message was
@@ -285,7 +277,7 @@ impl Assembler {
         let kind = *self.kind.get_or_insert(kind);
         if end_of_message {
             self.kind = None;
-            self.done = Some(Self::finish(kind, std::mem::take(&mut self.buf)));
+            self.done = Some(self.take_finished(kind));
         }
     }
 
