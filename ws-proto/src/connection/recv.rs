@@ -120,7 +120,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
     where
         B: AsRef<[u8]> + AsMut<[u8]>,
     {
-        loop {
+        'input: loop {
             if self.recv.discarding {
                 buf.consume_all();
                 return None;
@@ -151,62 +151,78 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 return None;
             }
             self.note_activity(now);
-            if let Some(frame) = self.recv.frame {
-                return self.receive_payload(now, buf, frame);
-            }
-            let (header, header_len) = match FrameHeader::parse(buf.filled()) {
-                Ok(Status::Complete(parsed)) => parsed,
-                Ok(Status::Partial) => return None,
-                Err(err) => {
+            // The frame whose payload comes next: the one in progress, or
+            // the one whose header is parsed here. Either way the state is
+            // not reloaded right after a store to it: loading the whole
+            // frame state just after the tag was written alone (between
+            // frames) or field by field (a new header) stalls, once per
+            // frame, for want of store-to-load forwarding.
+            let frame = 'frame: {
+                if self.recv.frame.is_some()
+                    && let Some(frame) = self.recv.frame
+                {
+                    break 'frame frame;
+                }
+                let (header, header_len) = match FrameHeader::parse(buf.filled()) {
+                    Ok(Status::Complete(parsed)) => parsed,
+                    Ok(Status::Partial) => return None,
+                    Err(err) => {
+                        self.fail(now, err);
+                        continue 'input;
+                    }
+                };
+                if let Err(err) = self.check_header(&header) {
                     self.fail(now, err);
-                    continue;
+                    continue 'input;
                 }
-            };
-            if let Err(err) = self.check_header(&header) {
-                self.fail(now, err);
-                continue;
-            }
-            if header.opcode.is_control() {
-                return self.receive_control(now, buf, &header, header_len);
-            }
-            buf.consume(header_len);
-            let message = self.recv.message.map_or(DataKind::Binary, |m| m.kind);
-            let frame = InFrame {
-                kind: message,
-                fin: header.fin,
-                mask: header.mask,
-                remaining: header.payload_len,
-                offset: 0,
-                unmasked: 0,
-            };
-            #[cfg(feature = "deflate")]
-            if self.recv.message.is_some_and(|m| m.compressed) {
-                if self.recv.inflating.is_none() {
-                    self.recv.inflating = Some(super::deflate::start_inflating(message));
+                if header.opcode.is_control() {
+                    return self.receive_control(now, buf, &header, header_len);
                 }
-                // Even an empty final frame must go through the inflater,
-                // which still holds the message's end.
-                self.recv.frame = Some(super::deflate::compressed_frame(frame));
-                continue;
-            }
-            if header.payload_len > 0 {
-                self.recv.frame = Some(frame);
-                continue;
-            }
-            // An empty data frame is an event of its own.
-            if header.fin && frame.kind == DataKind::Text && self.recv.utf8.finish().is_err() {
-                self.fail(now, ProtocolError::InvalidUtf8);
-                continue;
-            }
-            if header.fin {
-                self.recv.message = None;
-            }
-            return Some(Event::Data {
-                kind: frame.kind,
-                payload: &[],
-                end_of_frame: true,
-                end_of_message: header.fin,
-            });
+                buf.consume(header_len);
+                let message = self.recv.message.map_or(DataKind::Binary, |m| m.kind);
+                let frame = InFrame {
+                    kind: message,
+                    fin: header.fin,
+                    mask: header.mask,
+                    remaining: header.payload_len,
+                    offset: 0,
+                    unmasked: 0,
+                };
+                #[cfg(feature = "deflate")]
+                if self.recv.message.is_some_and(|m| m.compressed) {
+                    if self.recv.inflating.is_none() {
+                        self.recv.inflating = Some(super::deflate::start_inflating(message));
+                    }
+                    // Even an empty final frame must go through the inflater,
+                    // which still holds the message's end.
+                    self.recv.frame = Some(super::deflate::compressed_frame(frame));
+                    continue 'input;
+                }
+                if header.payload_len > 0 {
+                    // With payload bytes at hand, `payload_chunk` stores
+                    // the frame's state after them (or clears it).
+                    if buf.is_empty() {
+                        self.recv.frame = Some(frame);
+                        return None;
+                    }
+                    break 'frame frame;
+                }
+                // An empty data frame is an event of its own.
+                if header.fin && frame.kind == DataKind::Text && self.recv.utf8.finish().is_err() {
+                    self.fail(now, ProtocolError::InvalidUtf8);
+                    continue 'input;
+                }
+                if header.fin {
+                    self.recv.message = None;
+                }
+                return Some(Event::Data {
+                    kind: frame.kind,
+                    payload: &[],
+                    end_of_frame: true,
+                    end_of_message: header.fin,
+                });
+            };
+            return self.receive_payload(now, buf, frame);
         }
     }
 
