@@ -22,22 +22,27 @@ pub trait SendStorage {
 
 #[cfg(feature = "alloc")]
 impl SendStorage for alloc::vec::Vec<u8> {
+    #[inline]
     fn as_slice(&self) -> &[u8] {
         self
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [u8] {
         self
     }
 
+    #[inline]
     fn has_room(&self, _additional: usize) -> bool {
         true
     }
 
+    #[inline]
     fn extend_from_slice(&mut self, data: &[u8]) {
         Self::extend_from_slice(self, data);
     }
 
+    #[inline]
     fn truncate(&mut self, len: usize) {
         Self::truncate(self, len);
     }

@@ -84,22 +84,27 @@ impl SendBuffer {
 }
 
 impl SendStorage for SendBuffer {
+    #[inline]
     fn as_slice(&self) -> &[u8] {
         &self.0
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.0
     }
 
+    #[inline]
     fn has_room(&self, _additional: usize) -> bool {
         true
     }
 
+    #[inline]
     fn extend_from_slice(&mut self, data: &[u8]) {
         self.0.extend_from_slice(data);
     }
 
+    #[inline]
     fn truncate(&mut self, len: usize) {
         self.0.truncate(len);
         if len == 0 && self.0.capacity() > Self::SHRINK_ABOVE {
