@@ -163,3 +163,77 @@ async fn from_upgraded_over_duplex_with_paused_keepalive() {
     client.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(server.await.unwrap(), 4);
 }
+
+/// A stream whose first read ends the input (`Ok(0)`, a FIN, or the given
+/// error), which accepts every write, and counts `poll_shutdown` calls.
+struct EndingStream {
+    end: Option<std::io::ErrorKind>,
+    shutdowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for EndingStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(match self.end {
+            Some(kind) => Err(kind.into()),
+            None => Ok(()),
+        })
+    }
+}
+
+impl tokio::io::AsyncWrite for EndingStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.shutdowns
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// How many times the connection shut its stream down after the input
+/// ended with `end`.
+async fn shutdowns_after(end: Option<std::io::ErrorKind>) -> usize {
+    let shutdowns = std::sync::Arc::default();
+    let stream = EndingStream {
+        end,
+        shutdowns: std::sync::Arc::clone(&shutdowns),
+    };
+    let mut ws = from_upgraded(stream, Role::Server, &WebSocketConfig::default());
+    let mut items = 0;
+    while ws.recv().await.is_some() {
+        items += 1;
+        assert!(items < 10, "the stream must end");
+    }
+    shutdowns.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn eof_is_answered_with_a_shutdown_but_a_reset_is_not() {
+    // A FIN from the peer: ours goes out too (graceful TCP close).
+    assert_eq!(shutdowns_after(None).await, 1);
+    // A reset (or any transport error): no one to send a FIN to, no call.
+    assert_eq!(
+        shutdowns_after(Some(std::io::ErrorKind::ConnectionReset)).await,
+        0
+    );
+}

@@ -270,7 +270,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     poll.map_ok(|n| (n, n.min(len)))
                 }
                 Some(Transmit::Shutdown) => {
-                    self.shutdown_pending = true;
+                    // After a transport error (typically a reset) there is
+                    // no one to send a FIN to: skip the system call.
+                    self.shutdown_pending = self.io_error.is_none();
                     continue;
                 }
                 None => match &self.external {
