@@ -64,7 +64,7 @@ use crate::transport::Transport;
 ///   closing handshake has begun; keep calling `recv` (or `close` again)
 ///   to finish it.
 pub struct WebSocket<T, R: Runtime> {
-    core: Core<T, R>,
+    core: Box<Core<T, R>>,
 }
 
 impl<T: Transport, R: Runtime> WebSocket<T, R> {
@@ -85,7 +85,7 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
         leftover: &[u8],
     ) -> Self {
         Self {
-            core: Core::new(io, role, config, runtime, leftover),
+            core: Box::new(Core::new(io, role, config, runtime, leftover)),
         }
     }
 
@@ -355,7 +355,7 @@ impl<T: Transport, R: Runtime> WebSocket<T, R> {
     /// of spawning it: run it on an executor of your choice. The halves do
     /// nothing until it runs.
     pub fn split_with_driver(self) -> (ReadHalf, WriteHalf, Driver<T, R>) {
-        split::split(self.core)
+        split::split(*self.core)
     }
 
     /// This end's role.
