@@ -318,6 +318,23 @@ impl<T: Transport> Transport for ServerStream<T> {
         self.pending(cx, poll)
     }
 
+    fn poll_read_spare(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        if let Err(err) = self.abort.check() {
+            return Some(Poll::Ready(Err(err)));
+        }
+        if self.replay_pos < self.replay.len() {
+            // Replayed bytes come first, through `poll_read`.
+            return None;
+        }
+        let poll = self.inner.poll_read_spare(cx, buf, max)?;
+        Some(self.pending(cx, poll))
+    }
+
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.abort.check()?;
         let poll = self.inner.poll_write(cx, buf);

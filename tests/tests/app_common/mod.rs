@@ -478,6 +478,54 @@ pub(crate) async fn robyn_large_payload<R: AppRt>() {
     server.shutdown();
 }
 
+/// Large messages back to back, in both kinds, echoed byte-exact by a
+/// `receive`/`send` handler: on tokio their frames are mostly read straight
+/// into the message buffer (the in-place read), on smol through the
+/// receive buffer; a small message after them still arrives whole.
+pub(crate) async fn beyond_large_messages_back_to_back<R: AppRt>() {
+    let mut app = App::new();
+    app.config_mut().max_message_size(2 << 20);
+    async fn echo(ws: Ws) -> ws_app::Result<()> {
+        loop {
+            let message = ws.receive().await?;
+            ws.send(message).await?;
+        }
+    }
+    let _ = app.websocket("/echo", echo);
+    let server = serve::<R>(app).await;
+    let mut ws = connect::<R>(&server, "/echo").await;
+    // Bytes that differ from message to message and position to position,
+    // so that a chunk delivered twice, dropped or misplaced shows.
+    let binary = |len: usize, seed: u32| -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+            .collect()
+    };
+    let text: String = (0..100_000).map(|i| ['a', 'é', '€', '𝄞'][i % 4]).collect();
+    let sent = [
+        Message::Binary(binary(1 << 20, 1)),
+        Message::Text(text.clone()),
+        Message::Binary(binary(300_001, 2)),
+        Message::Binary(binary(65_536, 3)),
+        Message::Text(text),
+        Message::text("small"),
+    ];
+    for message in &sent {
+        ws.feed(message.clone()).await.expect("feed");
+    }
+    ws.flush().await.expect("flush");
+    for message in &sent {
+        let got = next_message::<R>(&mut ws).await;
+        assert!(
+            got == *message,
+            "{} bytes came back different",
+            message.len()
+        );
+    }
+    ws.close(CloseCode::NORMAL, "").await.expect("clean close");
+    server.shutdown();
+}
+
 /// `test_websocket_empty_returns`: on_connect returning `None` sends
 /// nothing; a handler that never replies; the client sends and closes
 /// cleanly.
@@ -1488,7 +1536,7 @@ macro_rules! app_scenarios {
             fix_slow_consumer_closed_1013 fix_slow_consumer_dropped_after_grace
             beyond_guard_rejects_and_picks_subprotocol beyond_close_from_on_connect
             beyond_http_routes beyond_send_by_id_from_anywhere beyond_rooms
-            beyond_shutdown_closes_with_1001
+            beyond_shutdown_closes_with_1001 beyond_large_messages_back_to_back
             demo_chat_between_two_clients demo_endpoints demo_dependency_injection
         );
     };
