@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-SERVERS = ["ws-tokio", "ws-tokio-ref", "ws-smol", "ws-app", "tokio-tungstenite", "fastwebsockets", "raw-tcp"]
+SERVERS = ["ws-tokio", "ws-tokio-ref", "ws-smol", "ws-app", "tokio-tungstenite", "fastwebsockets", "ws-floor", "raw-tcp"]
 COLORS = {
     "ws-tokio": "#1f77b4",
     "ws-tokio-ref": "#9467bd",
@@ -20,6 +20,7 @@ COLORS = {
     "ws-app": "#2ca02c",
     "tokio-tungstenite": "#d62728",
     "fastwebsockets": "#ff7f0e",
+    "ws-floor": "#bcbd22",
     "raw-tcp": "#7f7f7f",
 }
 ECHO = [

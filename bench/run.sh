@@ -20,7 +20,7 @@ WARMUP=${WARMUP:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 BCAST_CONNS=${BCAST_CONNS:-10000}
 BCAST_ROUNDS=${BCAST_ROUNDS:-10}
-SERVERS=${SERVERS:-"ws-tokio ws-tokio-ref ws-smol ws-app tokio-tungstenite fastwebsockets raw-tcp"}
+SERVERS=${SERVERS:-"ws-tokio ws-tokio-ref ws-smol ws-app tokio-tungstenite fastwebsockets ws-floor raw-tcp"}
 TESTS=${TESTS:-"echo16 echo1k echo64k echo1m latency handshake idle broadcast"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/docs/bench}
@@ -130,6 +130,11 @@ for round in $(seq 1 "$ROUNDS"); do
                 continue
             fi
             if [ "$test" = handshake ] && [ "$name" = raw-tcp ]; then
+                continue
+            fi
+            # ws-floor is not a server, only the floor under the echo tests
+            # (frames up to 64 KiB).
+            if [ "$name" = ws-floor ] && { [ "$test" != echo16 ] && [ "$test" != echo1k ] && [ "$test" != echo64k ]; }; then
                 continue
             fi
             # ws-tokio-ref differs from ws-tokio only in its receive loop.

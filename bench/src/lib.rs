@@ -10,6 +10,8 @@
 //! | `echo-ws-app` | `ws-app`, a route that echoes (`/echo`) and one that broadcasts (`/broadcast`) |
 //! | `echo-tokio-tungstenite` | tokio-tungstenite 0.30: `read.forward(write)` (echo), the chat example's peer map (broadcast) |
 //! | `echo-fastwebsockets` | fastwebsockets 0.10 behind hyper's upgrade: `read_frame` / `write_frame` |
+//! | `echo-ws-tokio-ref` | `ws-runtime-tokio`, `recv_with` (each message borrowed, echoed from where it lies) |
+//! | `echo-ws-floor` | not a server: the least any WebSocket echo must do per frame (parse, unmask, re-frame), for the echo tests |
 //! | `echo-raw-tcp` | a raw TCP byte echo (read 64 KiB, `write_all`): the ceiling |
 //!
 //! Every tokio server runs a current-thread runtime: `bench/run.sh` pins
