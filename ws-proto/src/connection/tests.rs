@@ -1006,3 +1006,108 @@ fn receive_in_place_refuses_bytes_outside_a_frame() {
     }
     assert_eq!(server.frame_remaining(), None);
 }
+
+/// The small-message path (a whole masked Text/Binary frame of at most 125
+/// bytes between messages) gives the same events as the general one: every
+/// run below also goes byte by byte and split at every offset, where no
+/// frame is ever whole in the buffer.
+#[test]
+fn small_messages_match_the_general_path() {
+    let text125: alloc::string::String = "é".repeat(62) + "x";
+    let input = [
+        masked(0x81, b"hi"),
+        masked(0x82, &[0, 255, 7]),
+        masked(0x81, b""),
+        masked(0x82, b""),
+        masked(0x81, text125.as_bytes()),
+        masked(0x82, &[9; 126]),
+        // A fragmented message: its first frame is not FIN, so general.
+        masked(0x01, b"frag"),
+        masked(0x80, b"ment"),
+        masked(0x89, b"ping"),
+        masked(0x81, "€".as_bytes()),
+    ]
+    .concat();
+    let (seen, _, _) = split_invariant(Role::Server, &input);
+    let data: Vec<_> = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Frame { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        data,
+        [
+            frame(DataKind::Text, b"hi", true),
+            frame(DataKind::Binary, &[0, 255, 7], true),
+            frame(DataKind::Text, b"", true),
+            frame(DataKind::Binary, b"", true),
+            frame(DataKind::Text, text125.as_bytes(), true),
+            frame(DataKind::Binary, &[9; 126], true),
+            frame(DataKind::Text, b"frag", false),
+            frame(DataKind::Text, b"ment", true),
+            frame(DataKind::Text, "€".as_bytes(), true),
+        ]
+    );
+}
+
+/// Its checks fail the connection as the general path does: bad UTF-8
+/// (whole, and cut off inside a character), a continuation where a new
+/// message is expected, and the frame and message limits (the fragment
+/// limit is at least 1, so a one-frame message never reaches it).
+#[test]
+fn small_messages_are_checked_like_the_general_path() {
+    let cases: [(Config, Vec<u8>, ProtocolError, CloseCode); 5] = [
+        (
+            Config::default(),
+            masked(0x81, &[b'a', 0xff]),
+            ProtocolError::InvalidUtf8,
+            CloseCode::INVALID_PAYLOAD,
+        ),
+        (
+            Config::default(),
+            masked(0x81, &"€".as_bytes()[..2]),
+            ProtocolError::InvalidUtf8,
+            CloseCode::INVALID_PAYLOAD,
+        ),
+        (
+            Config::default(),
+            [masked(0x01, b"a"), masked(0x81, b"b")].concat(),
+            ProtocolError::ExpectedContinuation,
+            CloseCode::PROTOCOL_ERROR,
+        ),
+        (
+            {
+                let mut config = Config::default();
+                config.max_frame_size(3);
+                config
+            },
+            masked(0x82, b"four"),
+            ProtocolError::FrameTooLarge,
+            CloseCode::MESSAGE_TOO_BIG,
+        ),
+        (
+            {
+                let mut config = Config::default();
+                config.max_message_size(3);
+                config
+            },
+            masked(0x81, b"four"),
+            ProtocolError::MessageTooLarge,
+            CloseCode::MESSAGE_TOO_BIG,
+        ),
+    ];
+    for (config, input, error, close) in cases {
+        let (code, err, seen) = server_failure(config, &input);
+        assert_eq!((err, code), (Some(error), Some(close)), "{input:?}");
+        assert!(
+            !seen.iter().any(|s| matches!(
+                s,
+                Seen::Frame {
+                    end_of_message: true,
+                    ..
+                }
+            )),
+            "a rejected message was delivered: {input:?}"
+        );
+    }
+}
