@@ -57,9 +57,9 @@ pub(crate) struct InFrame {
     pub(crate) unmasked: usize,
 }
 
-/// What [`Connection::small_message`] found at the front of the buffer.
-enum SmallMessage {
-    /// Not a whole small message: the general path takes it.
+/// What [`Connection::whole_message`] found at the front of the buffer.
+enum WholeMessage {
+    /// Not a whole message the short path takes: the general path does.
     Not,
     /// A valid message of `len` payload bytes, unmasked at the front.
     Valid { kind: DataKind, len: usize },
@@ -173,10 +173,10 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                 {
                     break 'frame frame;
                 }
-                // The common case first: a whole small message in one frame.
-                match self.small_message(buf) {
-                    SmallMessage::Not => {}
-                    SmallMessage::Valid { kind, len } => {
+                // The common case first: a whole message in one frame.
+                match self.whole_message(buf) {
+                    WholeMessage::Not => {}
+                    WholeMessage::Valid { kind, len } => {
                         return Some(Event::Data {
                             kind,
                             payload: buf.consume(len),
@@ -184,7 +184,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
                             end_of_message: true,
                         });
                     }
-                    SmallMessage::InvalidUtf8 => {
+                    WholeMessage::InvalidUtf8 => {
                         self.fail(now, ProtocolError::InvalidUtf8);
                         continue 'input;
                     }
@@ -252,56 +252,64 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         }
     }
 
-    /// Takes a whole small message off the front of `buf` when it is the
-    /// common case: between messages, on a server, an unfragmented masked
-    /// Text or Binary frame (FIN set, RSV clear) of at most 125 bytes, all
-    /// of it in `buf`, within the frame and message limits (the fragment
-    /// limit is at least 1). Its header is
+    /// Takes a whole message off the front of `buf` when it is the common
+    /// case: between messages, on a server, an unfragmented masked Text or
+    /// Binary frame (FIN set, RSV clear) with a 7- or 16-bit length (at
+    /// most 65,535 bytes), all of it in `buf`, within the frame and
+    /// message limits (the fragment limit is at least 1). Its header is
     /// consumed and its payload unmasked (and validated, for text) in
     /// place, leaving `len` payload bytes at the front of `buf`; the frame
     /// and message state stay as they are (between messages), as the
     /// general path would leave them after the same frame.
     ///
-    /// Anything else, errors included, is [`SmallMessage::Not`] and goes
+    /// Anything else, errors included, is [`WholeMessage::Not`] and goes
     /// through the general path; the fuzzing oracle's split invariance
     /// checks that both give the same events (a frame split across reads
     /// never takes this path).
     #[inline]
-    fn small_message<B>(&mut self, buf: &mut RecvBuf<B>) -> SmallMessage
+    fn whole_message<B>(&mut self, buf: &mut RecvBuf<B>) -> WholeMessage
     where
         B: AsRef<[u8]> + AsMut<[u8]>,
     {
-        const HEAD: usize = 2 + 4;
         let bytes = buf.filled();
         let (Some(&first), Some(&second)) = (bytes.first(), bytes.get(1)) else {
-            return SmallMessage::Not;
+            return WholeMessage::Not;
         };
         let kind = match first {
             0x81 => DataKind::Text,
             0x82 => DataKind::Binary,
-            _ => return SmallMessage::Not,
+            _ => return WholeMessage::Not,
         };
-        let len = usize::from(second & 0x7f);
+        // The length in the header byte, or (126) in the next two bytes
+        // (a non-minimal 16-bit length is accepted, as by the general path);
+        // 127, the 64-bit form, is left to the general path.
+        let (len, at) = match second & 0x7f {
+            126 => match (bytes.get(2), bytes.get(3)) {
+                (Some(&high), Some(&low)) => (usize::from(u16::from_be_bytes([high, low])), 4),
+                _ => return WholeMessage::Not,
+            },
+            short => (usize::from(short), 2),
+        };
         if second & 0x80 == 0
-            || len > 125
-            || bytes.len() < HEAD + len
+            || len > 125 && at == 2
+            || bytes.len() < at + 4 + len
             || self.role != Role::Server
             || self.recv.message.is_some()
             || len as u64 > self.config.max_frame_size
             || len as u64 > self.config.max_message_size
         {
-            return SmallMessage::Not;
+            return WholeMessage::Not;
         }
-        let key = MaskKey::new([bytes[2], bytes[3], bytes[4], bytes[5]]);
-        buf.consume(HEAD);
+        let key = MaskKey::new([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        buf.consume(at + 4);
         let payload = &mut buf.filled_mut()[..len];
         apply_mask(payload, key, 0);
         if kind == DataKind::Text
             && (self.recv.utf8.feed(payload).is_err() || self.recv.utf8.finish().is_err())
         {
-            return SmallMessage::InvalidUtf8;
+            return WholeMessage::InvalidUtf8;
         }
-        SmallMessage::Valid { kind, len }
+        WholeMessage::Valid { kind, len }
     }
 
     /// Payload bytes of the data frame being received that `receive` has

@@ -1007,12 +1007,13 @@ fn receive_in_place_refuses_bytes_outside_a_frame() {
     assert_eq!(server.frame_remaining(), None);
 }
 
-/// The small-message path (a whole masked Text/Binary frame of at most 125
-/// bytes between messages) gives the same events as the general one: every
+/// The short path for whole messages (a whole masked Text/Binary frame of
+/// at most 65,535 bytes between messages) gives the same events as the
+/// general one: every
 /// run below also goes byte by byte and split at every offset, where no
 /// frame is ever whole in the buffer.
 #[test]
-fn small_messages_match_the_general_path() {
+fn whole_messages_match_the_general_path() {
     let text125: alloc::string::String = "é".repeat(62) + "x";
     let input = [
         masked(0x81, b"hi"),
@@ -1021,6 +1022,13 @@ fn small_messages_match_the_general_path() {
         masked(0x82, b""),
         masked(0x81, text125.as_bytes()),
         masked(0x82, &[9; 126]),
+        masked(0x82, &[8; 300]),
+        // 5 bytes with the 16-bit length form (not minimal, but accepted).
+        [
+            &[0x82, 0xfe, 0, 5, 1, 2, 3, 4][..],
+            &[6 ^ 1, 7 ^ 2, 8 ^ 3, 9 ^ 4, 10 ^ 1][..],
+        ]
+        .concat(),
         // A fragmented message: its first frame is not FIN, so general.
         masked(0x01, b"frag"),
         masked(0x80, b"ment"),
@@ -1043,6 +1051,8 @@ fn small_messages_match_the_general_path() {
             frame(DataKind::Binary, b"", true),
             frame(DataKind::Text, text125.as_bytes(), true),
             frame(DataKind::Binary, &[9; 126], true),
+            frame(DataKind::Binary, &[8; 300], true),
+            frame(DataKind::Binary, &[6, 7, 8, 9, 10], true),
             frame(DataKind::Text, b"frag", false),
             frame(DataKind::Text, b"ment", true),
             frame(DataKind::Text, "€".as_bytes(), true),
@@ -1055,8 +1065,8 @@ fn small_messages_match_the_general_path() {
 /// message is expected, and the frame and message limits (the fragment
 /// limit is at least 1, so a one-frame message never reaches it).
 #[test]
-fn small_messages_are_checked_like_the_general_path() {
-    let cases: [(Config, Vec<u8>, ProtocolError, CloseCode); 5] = [
+fn whole_messages_are_checked_like_the_general_path() {
+    let cases: [(Config, Vec<u8>, ProtocolError, CloseCode); 7] = [
         (
             Config::default(),
             masked(0x81, &[b'a', 0xff]),
@@ -1092,6 +1102,26 @@ fn small_messages_are_checked_like_the_general_path() {
                 config
             },
             masked(0x81, b"four"),
+            ProtocolError::MessageTooLarge,
+            CloseCode::MESSAGE_TOO_BIG,
+        ),
+        (
+            {
+                let mut config = Config::default();
+                config.max_frame_size(200);
+                config
+            },
+            masked(0x82, &[0; 300]),
+            ProtocolError::FrameTooLarge,
+            CloseCode::MESSAGE_TOO_BIG,
+        ),
+        (
+            {
+                let mut config = Config::default();
+                config.max_message_size(200);
+                config
+            },
+            masked(0x81, &[b'a'; 300]),
             ProtocolError::MessageTooLarge,
             CloseCode::MESSAGE_TOO_BIG,
         ),
