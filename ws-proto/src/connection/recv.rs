@@ -104,6 +104,15 @@ pub(crate) struct RecvState {
     pub(crate) inflated: u64,
 }
 
+impl RecvState {
+    /// Checks the next chunk of a text message (all of it when
+    /// `end_of_message`): whether it keeps the message valid UTF-8.
+    #[inline]
+    fn text_chunk_valid(&mut self, chunk: &[u8], end_of_message: bool) -> bool {
+        self.utf8.feed(chunk).is_ok() && (!end_of_message || self.utf8.finish().is_ok())
+    }
+}
+
 #[cfg(feature = "deflate")]
 impl RecvState {
     /// Whether an inflation step can make progress without a new header.
@@ -304,9 +313,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         buf.consume(at + 4);
         let payload = &mut buf.filled_mut()[..len];
         apply_mask(payload, key, 0);
-        if kind == DataKind::Text
-            && (self.recv.utf8.feed(payload).is_err() || self.recv.utf8.finish().is_err())
-        {
+        if kind == DataKind::Text && !self.recv.text_chunk_valid(payload, true) {
             return WholeMessage::InvalidUtf8;
         }
         WholeMessage::Valid { kind, len }
@@ -471,13 +478,9 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         let remaining = frame.remaining - take as u64;
         let end_of_frame = remaining == 0;
         let end_of_message = end_of_frame && frame.fin;
-        if frame.kind == DataKind::Text {
-            let valid = self.recv.utf8.feed(chunk).is_ok()
-                && (!end_of_message || self.recv.utf8.finish().is_ok());
-            if !valid {
-                self.fail(now, ProtocolError::InvalidUtf8);
-                return None;
-            }
+        if frame.kind == DataKind::Text && !self.recv.text_chunk_valid(chunk, end_of_message) {
+            self.fail(now, ProtocolError::InvalidUtf8);
+            return None;
         }
         if end_of_frame {
             self.recv.frame = None;

@@ -3,7 +3,7 @@
 use super::{Connection, ControlPayload, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN, StoredClose};
 use crate::error::SendError;
-use crate::frame::{DataKind, FrameHeader, MAX_HEADER_LEN, OpCode, field};
+use crate::frame::{DataKind, FrameHeader, MAX_HEADER_LEN, OpCode, field, first_byte};
 use crate::keys::MaskKeySource;
 use crate::mask::apply_mask;
 use crate::send_buf::SendStorage;
@@ -336,8 +336,7 @@ impl<K: MaskKeySource, S: SendStorage> Connection<K, S> {
         self.check_room(payload.len(), automatic)?;
         if self.role == super::Role::Server && payload.len() < usize::from(field::LEN_16) {
             // The common small server frame: a two-byte header, no mask.
-            let first =
-                (if fin { field::FIN } else { 0 }) | ((rsv << 4) & field::RSV) | opcode.as_u8();
+            let first = first_byte(fin, rsv, opcode);
             self.send
                 .push_short_frame([first, payload.len() as u8], payload);
             return Ok(());

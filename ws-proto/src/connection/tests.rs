@@ -1060,6 +1060,13 @@ fn whole_messages_match_the_general_path() {
     );
 }
 
+/// The default configuration, changed by `f`.
+fn with(f: impl FnOnce(&mut Config) -> &mut Config) -> Config {
+    let mut config = Config::default();
+    f(&mut config);
+    config
+}
+
 /// Its checks fail the connection as the general path does: bad UTF-8
 /// (whole, and cut off inside a character), a continuation where a new
 /// message is expected, and the frame and message limits (the fragment
@@ -1086,41 +1093,25 @@ fn whole_messages_are_checked_like_the_general_path() {
             CloseCode::PROTOCOL_ERROR,
         ),
         (
-            {
-                let mut config = Config::default();
-                config.max_frame_size(3);
-                config
-            },
+            with(|c| c.max_frame_size(3)),
             masked(0x82, b"four"),
             ProtocolError::FrameTooLarge,
             CloseCode::MESSAGE_TOO_BIG,
         ),
         (
-            {
-                let mut config = Config::default();
-                config.max_message_size(3);
-                config
-            },
+            with(|c| c.max_message_size(3)),
             masked(0x81, b"four"),
             ProtocolError::MessageTooLarge,
             CloseCode::MESSAGE_TOO_BIG,
         ),
         (
-            {
-                let mut config = Config::default();
-                config.max_frame_size(200);
-                config
-            },
+            with(|c| c.max_frame_size(200)),
             masked(0x82, &[0; 300]),
             ProtocolError::FrameTooLarge,
             CloseCode::MESSAGE_TOO_BIG,
         ),
         (
-            {
-                let mut config = Config::default();
-                config.max_message_size(200);
-                config
-            },
+            with(|c| c.max_message_size(200)),
             masked(0x81, &[b'a'; 300]),
             ProtocolError::MessageTooLarge,
             CloseCode::MESSAGE_TOO_BIG,

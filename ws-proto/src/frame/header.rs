@@ -113,9 +113,7 @@ impl FrameHeader {
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let len = self.encoded_len();
         let out = out.get_mut(..len)?;
-        out[0] = (if self.fin { field::FIN } else { 0 })
-            | ((self.rsv << 4) & field::RSV)
-            | self.opcode.as_u8();
+        out[0] = first_byte(self.fin, self.rsv, self.opcode);
         let mask_bit = if self.mask.is_some() { field::MASK } else { 0 };
         let mut at = 2;
         if self.payload_len < field::LEN_16 as u64 {
@@ -134,6 +132,12 @@ impl FrameHeader {
         }
         Some(len)
     }
+}
+
+/// A header's first byte: FIN, the three RSV bits (`rsv`, low bits), the
+/// opcode.
+pub(crate) const fn first_byte(fin: bool, rsv: u8, opcode: OpCode) -> u8 {
+    (if fin { field::FIN } else { 0 }) | ((rsv << 4) & field::RSV) | opcode.as_u8()
 }
 
 #[cfg(test)]

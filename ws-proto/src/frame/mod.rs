@@ -20,6 +20,7 @@ mod opcode;
 #[cfg(feature = "alloc")]
 mod prepared;
 
+pub(crate) use header::first_byte;
 pub use header::{FrameHeader, MAX_HEADER_LEN};
 pub use opcode::OpCode;
 #[cfg(feature = "alloc")]
